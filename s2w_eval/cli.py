@@ -1,0 +1,27 @@
+"""`s2w-eval`: score runs, build and aggregate listening surveys, render reports.
+
+Thin wrappers: each sub-command lives in its own module (registered below) and calls library functions.
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import __version__
+from .clikit import LazyGroup, main_factory
+
+COMMANDS = {
+    "pam": "s2w_eval.cli_pam:pam",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="s2w-eval")
+def cli() -> None:
+    """Evaluate emotional scene musicalization: perceptual distance, chord emotion, listening surveys."""
+
+
+main = main_factory(cli)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Error types shared by every command.
+
+Exit codes (DESIGN.md section 6): 0 done, 1 some input was bad (named, the rest done), 2 usage error.
+Every message names the file at fault and, where one exists, the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_DATA = 1
+EXIT_USAGE = 2
+
+
+class S2WError(Exception):
+    """Base class: an error the user can act on (never shown with a traceback)."""
+
+    exit_code = EXIT_DATA
+
+    def __init__(self, message: str, path: str | Path | None = None, fix: str | None = None):
+        self.path = None if path is None else str(path)
+        self.fix = fix
+        self.message = message
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+
+class UsageError(S2WError):
+    """The command was called wrongly (bad option, unknown name, missing path)."""
+
+    exit_code = EXIT_USAGE
+
+
+class DataError(S2WError):
+    """An input file is missing, unreadable or holds bad data."""
+
+    exit_code = EXIT_DATA
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A bad input found while the rest of the work goes on; reported at the end, exit code 1."""
+
+    path: str
+    message: str
+    fix: str | None = None
+
+    def format(self) -> str:
+        text = f"{self.path}: {self.message}"
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+    @classmethod
+    def from_error(cls, err: S2WError) -> Problem:
+        return cls(err.path or "?", err.message, err.fix)

@@ -1,0 +1,234 @@
+"""Result files: atomic writes, provenance, and resumable per-item rows.
+
+Every result file s2w writes goes through `atomic_write_*` (temp file in the same folder, fsync, rename), so
+an interrupted command never leaves a half-written file. Long jobs commit one row per finished item to a
+journal (`ItemJournal`); a rerun with the same arguments skips the rows whose key is already there.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    return atomic_write_text(path, to_json(_finite(obj)))
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN/inf by None so that the JSON is strict (a NaN is 'no value', never a number)."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, Mapping):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.floating):
+            return _finite(float(obj))
+    except ImportError:  # pragma: no cover
+        pass
+    return obj
+
+
+def csv_safe(value: Any) -> Any:
+    """Neutralise a cell a spreadsheet would run as a formula (prefix with a quote)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    if columns is None:
+        columns = []
+        for row in rows:
+            for key in row:
+                if key not in columns:
+                    columns.append(key)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        return repr(value) if abs(value) >= 1e-4 or value == 0 else f"{value:.6e}"
+    if isinstance(value, str):
+        # A negative number written as text stays a number; everything else that looks like a formula is quoted.
+        try:
+            float(value)
+            return value
+        except ValueError:
+            return csv_safe(value)
+    return value
+
+
+def atomic_write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Path:
+    return atomic_write_text(path, rows_to_csv(rows, columns))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+_PACKAGES = ("numpy", "scipy", "torch", "librosa", "soundfile", "soxr", "av", "pandas", "music21", "cdpam", "dpam")
+
+
+def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def provenance(
+    *,
+    command: str,
+    seeds: Mapping[str, int] | None = None,
+    protocol: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What every result file records: who made it, when, with what, from what."""
+    prov: dict[str, Any] = {
+        "s2w_version": __version__,
+        "command": command,
+        "argv": list(sys.argv),
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "seeds": dict(seeds or {}),
+        "protocol": dict(protocol) if protocol else None,
+    }
+    if extra:
+        prov.update(extra)
+    return prov
+
+
+class ItemJournal:
+    """Append-only JSON-lines journal of finished items, for resumable jobs.
+
+    Each finished item is one line, flushed and fsynced before the next item starts, so a kill loses at most
+    the item in flight. A torn last line (killed mid-write) is ignored on reload. Rows are keyed by `key`; a
+    row whose key is present is not recomputed. Keys include the inputs' content hashes, so a changed input
+    gets a new key and is rescored.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.rows: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as fh:
+                for line in fh:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # torn write from an interrupted run
+                    if isinstance(rec, dict) and "key" in rec and "row" in rec:
+                        self.rows[rec["key"]] = rec["row"]
+        self._fh = None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.rows
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.rows.get(key)
+
+    def add(self, key: str, row: Mapping[str, Any]) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._fh.write(json.dumps({"key": key, "row": _finite(dict(row))}, default=_json_default) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.rows[key] = dict(row)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> ItemJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
