@@ -12,6 +12,7 @@ from .clikit import LazyGroup, main_factory
 
 COMMANDS = {
     "pam": "s2w_eval.cli_pam:pam",
+    "protocol": "s2w_eval.cli_protocol:protocol",
 }
 
 
