@@ -46,7 +46,7 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "data": (False, "free-form notes on the data set the protocol applies to (source, split, ...)"),
 }
 
-PAM_METRICS = ("cdpam", "dpam")
+PAM_METRICS = ("cdpam", "dpam", "dpam-scratch", "dpam-finetune", "dpam-linear")
 DPAM_LOADERS = ("paper2020", "modern")
 
 # Metric name -> option name -> checker.  A checker returns an error message or None.
