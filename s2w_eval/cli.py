@@ -12,7 +12,9 @@ from .clikit import LazyGroup, main_factory
 
 COMMANDS = {
     "pam": "s2w_eval.cli_pam:pam",
+    "survey": "s2w_eval.cli_survey:survey",
     "protocol": "s2w_eval.cli_protocol:protocol",
+    "report": "s2w_eval.cli_report:report",
 }
 
 
