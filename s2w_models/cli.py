@@ -12,6 +12,7 @@ from s2w_eval import __version__
 from s2w_eval.clikit import LazyGroup, main_factory
 
 COMMANDS: dict[str, str] = {
+    "data": "s2w_models.cli_data:data",
 }
 
 

@@ -1,0 +1,593 @@
+"""`data prepare`: COGNIMUSE-format movies (or a folder of clips) -> a lazily-read splice dataset.
+
+SOURCE layouts
+- movies: one folder per movie holding a video (`video.mp4`, or the folder's only video file, any container PyAV
+  reads) and `emotion/intended_1.dat` (or `intended_1.dat`), see `annotations.py`;
+- clips: a CSV (`SOURCE` itself, or `SOURCE/clips.csv`) with columns file, start, end, valence [, arousal]
+  [, split]: each row's [start, end) of `file` (relative to the CSV) is cut into S-second splices that all carry
+  the row's valence.
+
+Per movie, two streaming passes over the file (video, then audio), each writing straight into memory-mapped
+`.npy` shards: the memory used does not grow with the movie's length. Frames: PyAV, the frame on screen every
+1/fps s (10 fps: 30 frames per 3 s), scaled to 100x100 (bilinear, aspect ratio not kept, as the original), HSV
+by skimage's rule (Eqs. 1-7), stored uint8 = round(HSV * 255). Audio: the first track, down-mixed ("average" of
+the channels, or "left" as the original), soxr HQ to 16 kHz, int16. A movie whose shards and marker exist and
+whose inputs and settings are unchanged is reused (resumable per movie).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2w_eval.errors import DataError, Problem, S2WError, UsageError
+from s2w_eval.io.video import (
+    DOWNMIX_POLICIES,
+    VIDEO_EXTENSIONS,
+    probe_video,
+    read_audio_chunks,
+    read_frames,
+    rgb_to_hsv,
+)
+from s2w_eval.results import atomic_write_csv, atomic_write_json, provenance, sha256_file
+
+from .annotations import SHORT_POLICIES, find_annotation, n_splices, parse_annotation, splice_labels
+
+FORMAT_VERSION = 1
+PAPER_TRAIN = ("BMI", "CHI", "FNE", "GLA", "LOR")
+PAPER_TEST = ("CRA", "DEP")
+SPLIT_POLICY_HELP = ("auto: the paper's split for COGNIMUSE names (train BMI CHI FNE GLA LOR, test CRA DEP), else "
+                     "SOURCE/split.json, else the last movie (sorted) is the test movie; 'paper'; or a comma list "
+                     "of test movies. Validation: the last --val-fraction of each train movie's splices.")
+SAMPLE_CSV_COLUMNS = ["sample", "movie", "start_s", "valence", "arousal", "emotion", "split", "shard", "row",
+                      "past_end"]
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    seconds: int = 3
+    fps: int = 10
+    size: tuple[int, int] = (100, 100)  # (height, width)
+    sample_rate: int = 16000
+    downmix: str = "average"
+    short_annotations: str = "extend"
+
+    @property
+    def frames_per_clip(self) -> int:
+        return int(round(self.seconds * self.fps))
+
+    @property
+    def audio_len(self) -> int:
+        return int(self.seconds * self.sample_rate)
+
+    def key(self) -> dict[str, Any]:
+        return {"format": FORMAT_VERSION, "seconds": self.seconds, "fps": self.fps, "size": list(self.size),
+                "sample_rate": self.sample_rate, "downmix": self.downmix, "short": self.short_annotations}
+
+
+@dataclass
+class MovieSource:
+    name: str
+    folder: Path
+    video: Path | None
+    annotation: Path | None
+
+
+@dataclass
+class PrepareResult:
+    out: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    prepared: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems else 0
+
+
+def _echo(msg: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(msg, file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------------- discovery
+def find_video(folder: Path) -> Path | None:
+    for ext in VIDEO_EXTENSIONS:
+        p = folder / f"video{ext}"
+        if p.is_file():
+            return p
+    cands = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+                   and not p.name.startswith("."))
+    return cands[0] if len(cands) == 1 else None
+
+
+def discover_movies(source: str | Path) -> list[MovieSource]:
+    source = Path(source)
+    if not source.exists():
+        raise UsageError(f"SOURCE not found: {source}")
+    if not source.is_dir():
+        raise UsageError(f"SOURCE must be a folder of movie folders (or a clips CSV): {source}")
+    movies = []
+    for d in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        video = find_video(d)
+        ann = find_annotation(d)
+        if video is None and ann is None:
+            continue
+        movies.append(MovieSource(d.name, d, video, ann))
+    if not movies:
+        raise UsageError(f"no movie folders in {source} (expected <movie>/video.mp4 + <movie>/emotion/intended_1.dat)")
+    return movies
+
+
+def clips_csv(source: str | Path) -> Path | None:
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return source
+    if source.is_dir() and (source / "clips.csv").is_file():
+        return source / "clips.csv"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- splits
+def split_movies(names: Sequence[str], policy: str = "auto", source: Path | None = None) -> tuple[dict[str, str], str]:
+    """movie -> train|test, and a sentence saying which rule decided."""
+    names = list(names)
+    if policy == "paper":
+        unknown = [n for n in names if n not in PAPER_TRAIN + PAPER_TEST]
+        if unknown:
+            raise UsageError(f"--split paper: movie(s) {', '.join(unknown)} are not COGNIMUSE movies; "
+                             "name the test movies instead (--split MOVIE,...)")
+        return {n: "test" if n in PAPER_TEST else "train" for n in names}, "paper (test CRA, DEP)"
+    if policy != "auto":
+        test = [t.strip() for t in policy.split(",") if t.strip()]
+        unknown = [t for t in test if t not in names]
+        if unknown:
+            from s2w_eval.clikit import did_you_mean
+
+            raise UsageError(f"--split: unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; "
+                             f"movies: {', '.join(names)}")
+        return {n: "test" if n in test else "train" for n in names}, f"test movies {', '.join(test)}"
+    if names and all(n in PAPER_TRAIN + PAPER_TEST for n in names):
+        return {n: "test" if n in PAPER_TEST else "train" for n in names}, "paper (test CRA, DEP)"
+    if source is not None and (source / "split.json").is_file():
+        try:
+            spec = json.loads((source / "split.json").read_text())
+            test = [str(t) for t in spec.get("test", [])]
+        except (ValueError, AttributeError) as exc:
+            raise DataError(f"bad split.json ({exc})", source / "split.json", 'write {"test": ["MOVIE", ...]}') from exc
+        return {n: "test" if n in test else "train" for n in names}, f"split.json (test {', '.join(test)})"
+    if len(names) >= 2:
+        last = sorted(names)[-1]
+        return {n: "test" if n == last else "train" for n in names}, f"last movie held out (test {last})"
+    return {n: "train" for n in names}, "single movie: test = its last 20 % of splices"
+
+
+def assign_splits(rows: list[dict[str, Any]], movie_split: dict[str, str], val_fraction: float) -> None:
+    """Set row['split']: the movie's split; val = the last `val_fraction` of each train movie (contiguous)."""
+    by_movie: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_movie.setdefault(r["movie"], []).append(r)
+    only_train = all(v == "train" for v in movie_split.values())
+    for movie, mrows in by_movie.items():
+        mrows.sort(key=lambda r: r["start_s"])
+        split = movie_split.get(movie, "train")
+        for r in mrows:
+            r["split"] = split
+        if split != "train":
+            continue
+        n = len(mrows)
+        n_test = int(round(0.2 * n)) if only_train and len(by_movie) == 1 else 0
+        n_val = int(round(val_fraction * n)) if n >= 2 else 0
+        if val_fraction > 0 and n_val == 0 and n >= 3:
+            n_val = 1
+        for r in mrows[n - n_test:] if n_test else []:
+            r["split"] = "test"
+        for r in mrows[max(0, n - n_test - n_val): n - n_test]:
+            r["split"] = "val"
+
+
+# ----------------------------------------------------------------------------------------------- extraction
+def _quantize_hsv(rgb_stack: np.ndarray) -> np.ndarray:
+    """(F, H, W, 3) uint8 RGB -> (F, 3, H, W) uint8 round(HSV * 255)."""
+    hsv = rgb_to_hsv(rgb_stack)
+    return np.rint(hsv * 255.0).astype(np.uint8).transpose(0, 3, 1, 2)
+
+
+def extract_frames(video: Path, frames_mm: np.ndarray, row0: int, n: int, offset: float, cfg: PrepareConfig,
+                   progress=None) -> int:
+    """Fill frames_mm[row0:row0+n] with the splices at offset + k*S; return the number of complete splices."""
+    F = cfg.frames_per_clip
+    H, W = cfg.size
+    buf = np.empty((F, H, W, 3), np.uint8)
+    filled = 0
+    done = 0
+    for t, rgb in read_frames(video, fps=cfg.fps, size=cfg.size, start=offset, end=offset + n * cfg.seconds):
+        i = int(round((t - offset) * cfg.fps))
+        k, j = divmod(i, F)
+        if k >= n:
+            break
+        if k != done:  # cannot happen with a fixed-rate stream; guard against silent misalignment
+            raise DataError(f"frame stream out of order at {t:.3f} s", video)
+        buf[j] = rgb
+        filled = j + 1
+        if filled == F:
+            frames_mm[row0 + k] = _quantize_hsv(buf)
+            done += 1
+            filled = 0
+            if progress is not None:
+                progress.update(1)
+    return done
+
+
+def extract_audio(video: Path, audio_mm: np.ndarray, row0: int, n: int, offset: float, cfg: PrepareConfig) -> int:
+    """Fill audio_mm[row0:row0+n] (int16); return the number of samples that had to be zero-padded at the end."""
+    flat = audio_mm[row0: row0 + n].reshape(-1)
+    pos = 0
+    total = flat.size
+    for chunk in read_audio_chunks(video, cfg.sample_rate, cfg.downmix, start=offset, end=offset + n * cfg.seconds):
+        m = min(chunk.size, total - pos)
+        if m <= 0:
+            break
+        flat[pos: pos + m] = np.clip(np.rint(chunk[:m] * 32768.0), -32768, 32767).astype(np.int16)
+        pos += m
+    if pos < total:
+        flat[pos:] = 0
+    return total - pos
+
+
+def _source_signature(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _key(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class _Shard:
+    """Temp .npy memory maps renamed into place only when the movie is complete."""
+
+    def __init__(self, out: Path, name: str, n: int, cfg: PrepareConfig):
+        self.dir = out / "shards"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        F, (H, W) = cfg.frames_per_clip, cfg.size
+        self.final = {"frames": self.dir / f"{name}.frames.npy", "audio": self.dir / f"{name}.audio.npy"}
+        self.tmp = {k: p.with_name(f".{p.name}.tmp") for k, p in self.final.items()}
+        n_alloc = max(n, 1)
+        self.frames = np.lib.format.open_memmap(self.tmp["frames"], mode="w+", dtype=np.uint8, shape=(n_alloc, F, 3, H, W))
+        self.audio = np.lib.format.open_memmap(self.tmp["audio"], mode="w+", dtype=np.int16, shape=(n_alloc, cfg.audio_len))
+
+    def commit(self) -> None:
+        for arr in (self.frames, self.audio):
+            arr.flush()
+        del self.frames, self.audio
+        for k in self.final:
+            os.replace(self.tmp[k], self.final[k])
+
+    def discard(self) -> None:
+        for attr in ("frames", "audio"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        for p in self.tmp.values():
+            p.unlink(missing_ok=True)
+
+
+def _marker_path(out: Path, shard: str) -> Path:
+    return out / "shards" / f"{shard}.json"
+
+
+def _load_marker(out: Path, shard: str, key: str) -> dict[str, Any] | None:
+    p = _marker_path(out, shard)
+    if not p.is_file():
+        return None
+    try:
+        marker = json.loads(p.read_text())
+    except ValueError:
+        return None
+    if marker.get("key") != key:
+        return None
+    if not all((out / "shards" / f"{shard}.{kind}.npy").is_file() for kind in ("frames", "audio")):
+        return None
+    return marker
+
+
+def prepare_movie(movie: MovieSource, out: Path, cfg: PrepareConfig,
+                  progress: bool = True, log: Callable[[str], None] = _echo) -> dict[str, Any]:
+    """Prepare one movie (or reuse it); returns its marker {rows, notes, ...}. Raises S2WError on a bad input."""
+    from tqdm import tqdm
+
+    if movie.video is None:
+        raise DataError("no video file in the movie folder", movie.folder,
+                        "put the movie at <movie>/video.mp4 (or make it the folder's only video file)")
+    if movie.annotation is None:
+        raise DataError("no annotation file", movie.folder, "put it at <movie>/emotion/intended_1.dat")
+    key = _key({"cfg": cfg.key(), "video": _source_signature(movie.video),
+                "annotation": sha256_file(movie.annotation)})
+    marker = _load_marker(out, movie.name, key)
+    if marker is not None:
+        return {**marker, "reused": True}
+    info = probe_video(movie.video)
+    notes: list[str] = []
+    if not info.has_audio:
+        raise DataError("video has no audio stream", movie.video, "give the movie with its sound track")
+    if info.variable_frame_rate:
+        notes.append(f"{movie.name}: variable frame rate; frames taken by timestamp (the frame on screen every "
+                     f"1/{cfg.fps} s)")
+    ann = parse_annotation(movie.annotation)
+    duration = info.duration
+    rows = splice_labels(ann, duration, cfg.seconds, cfg.short_annotations)
+    past = sum(r["past_end"] for r in rows)
+    if ann.end + 0.04 < duration - 1e-6:
+        msg = (f"{movie.name}: annotation ends at {ann.end:g} s, the video at {duration:g} s")
+        if cfg.short_annotations == "extend":
+            msg += f"; {past} splice(s) past the end reuse the last annotation row (the original's rule)"
+        elif cfg.short_annotations == "truncate":
+            msg += f"; splices past the end dropped ({n_splices(duration, cfg.seconds) - len(rows)})"
+        notes.append(msg)
+    n = len(rows)
+    if n == 0:
+        raise DataError(f"video too short for one {cfg.seconds} s splice ({duration:g} s)", movie.video)
+    shard = _Shard(out, movie.name, n, cfg)
+    try:
+        bar = tqdm(total=n, desc=f"{movie.name} frames", unit="splice", disable=not progress, leave=False,
+                   file=sys.stderr)
+        with bar:
+            done = extract_frames(movie.video, shard.frames, 0, n, 0.0, cfg, bar)
+        padded = extract_audio(movie.video, shard.audio, 0, n, 0.0, cfg)
+        if done < n:
+            notes.append(f"{movie.name}: the video stream ended after {done} of {n} splices; the last "
+                         f"{n - done} dropped")
+            rows = rows[:done]
+        if padded > 0:
+            notes.append(f"{movie.name}: audio track {padded / cfg.sample_rate:.2f} s shorter than the splices; "
+                         "zero-padded at the end")
+        shard.commit()
+    except BaseException:
+        shard.discard()
+        raise
+    for r in rows:
+        r.update({"sample": f"{movie.name}_{r['k']:05d}", "movie": movie.name, "shard": movie.name, "row": r["k"]})
+    marker = {"key": key, "movie": movie.name, "rows": rows, "notes": notes, "video": info.to_dict(),
+              "annotation": str(movie.annotation), "annotation_end_s": ann.end, "duration_s": duration}
+    atomic_write_json(_marker_path(out, movie.name), marker)
+    for note in notes:
+        log(f"note: {note}")
+    return {**marker, "reused": False}
+
+
+# ----------------------------------------------------------------------------------------------- clips mode
+def prepare_clips(csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool = True,
+                  log: Callable[[str], None] = _echo) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
+    """Clips CSV (file, start, end, valence [, arousal] [, split]): one shard per file."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    try:
+        df = pd.read_csv(csv_path)
+    except Exception as exc:
+        raise DataError(f"unreadable clips CSV ({exc})", csv_path) from exc
+    missing = [c for c in ("file", "start", "end", "valence") if c not in df.columns]
+    if missing:
+        raise DataError(f"clips CSV lacks column(s) {', '.join(missing)}", csv_path,
+                        "columns: file,start,end,valence[,arousal][,split]")
+    problems: list[Problem] = []
+    rows_out: list[dict[str, Any]] = []
+    notes: list[str] = []
+    groups: dict[str, list[tuple[int, Any]]] = {}
+    for i, rec in df.iterrows():
+        groups.setdefault(str(rec["file"]), []).append((i + 2, rec))  # +2: header line, 1-based
+    for file, recs in tqdm(groups.items(), desc="clips", unit="file", disable=not progress, file=sys.stderr):
+        video = (csv_path.parent / file).resolve()
+        name = Path(file).stem
+        try:
+            blocks = []
+            for line, rec in recs:
+                try:
+                    start, end, val = float(rec["start"]), float(rec["end"]), float(rec["valence"])
+                    ar = float(rec["arousal"]) if "arousal" in rec and pd.notna(rec["arousal"]) else float("nan")
+                except (TypeError, ValueError):
+                    raise DataError(f"line {line}: start/end/valence must be numbers", csv_path) from None
+                if not (np.isfinite(start) and np.isfinite(end) and end > start >= 0 and -1 <= val <= 1):
+                    raise DataError(f"line {line}: need 0 <= start < end and valence in [-1, 1]", csv_path)
+                n = int((end - start + 1e-6) // cfg.seconds)
+                if n == 0:
+                    notes.append(f"{csv_path}: line {line}: shorter than one {cfg.seconds} s splice; skipped")
+                    continue
+                split = str(rec["split"]) if "split" in rec and pd.notna(rec["split"]) else None
+                blocks.append((start, n, round(val, 3), ar, split))
+            if not blocks:
+                continue
+            key = _key({"cfg": cfg.key(), "video": _source_signature(video), "blocks": blocks})
+            marker = _load_marker(out, name, key)
+            if marker is None:
+                info = probe_video(video)
+                if not info.has_audio:
+                    raise DataError("video has no audio stream", video, "give the clip with its sound track")
+                total = sum(b[1] for b in blocks)
+                shard = _Shard(out, name, total, cfg)
+                rows = []
+                try:
+                    row0 = 0
+                    for start, n, val, ar, split in blocks:
+                        done = extract_frames(video, shard.frames, row0, n, start, cfg)
+                        extract_audio(video, shard.audio, row0, n, start, cfg)
+                        for k in range(done):
+                            rows.append({"sample": f"{name}_{start + k * cfg.seconds:09.3f}".replace(".", "s"),
+                                         "movie": name, "start_s": start + k * cfg.seconds, "valence": val,
+                                         "arousal": ar, "emotion": "positive" if val >= 0 else "negative",
+                                         "shard": name, "row": row0 + k, "past_end": False, "csv_split": split})
+                        row0 += n
+                    shard.commit()
+                except BaseException:
+                    shard.discard()
+                    raise
+                marker = {"key": key, "movie": name, "rows": rows, "notes": [], "video": info.to_dict()}
+                atomic_write_json(_marker_path(out, name), marker)
+            rows_out.extend(marker["rows"])
+        except S2WError as err:
+            problems.append(Problem.from_error(err))
+    return rows_out, problems, notes
+
+
+# ---------------------------------------------------------------------------------------------------- main
+def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int = 10,
+            size: tuple[int, int] = (100, 100), sample_rate: int = 16000, downmix: str = "average",
+            split: str = "auto", val_fraction: float = 0.1, short_annotations: str = "extend",
+            movies: Sequence[str] | None = None, progress: bool = True,
+            log: Callable[[str], None] = _echo) -> PrepareResult:
+    """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done."""
+    if seconds <= 0 or fps <= 0 or sample_rate <= 0:
+        raise UsageError("seconds, fps and sample rate must be > 0")
+    if downmix not in DOWNMIX_POLICIES:
+        raise UsageError(f"unknown --downmix {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}")
+    if short_annotations not in SHORT_POLICIES:
+        raise UsageError(f"unknown --short-annotations {short_annotations!r}; choose from {', '.join(SHORT_POLICIES)}")
+    if not 0 <= val_fraction < 1:
+        raise UsageError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    from tqdm import tqdm
+
+    source, out = Path(source), Path(out)
+    cfg = PrepareConfig(int(seconds), int(fps), (int(size[0]), int(size[1])), int(sample_rate), downmix,
+                        short_annotations)
+    result = PrepareResult(out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_source = clips_csv(source)
+    if csv_source is not None:
+        rows, problems, notes = prepare_clips(csv_source, out, cfg, progress, log)
+        result.problems.extend(problems)
+        result.notes.extend(notes)
+        names = sorted({r["movie"] for r in rows})
+        if rows and all(r.get("csv_split") for r in rows):
+            movie_split = {}
+            for r in rows:
+                r["split"] = r["csv_split"] if r["csv_split"] in ("train", "val", "test") else "train"
+            split_rule = "clips CSV split column"
+        else:
+            movie_split, split_rule = split_movies(names, split, None)
+            assign_splits(rows, movie_split, val_fraction)
+        for r in rows:
+            r.pop("csv_split", None)
+        result.rows = rows
+    else:
+        found = discover_movies(source)
+        if movies:
+            names = [m.name for m in found]
+            unknown = [m for m in movies if m not in names]
+            if unknown:
+                from s2w_eval.clikit import did_you_mean
+
+                raise UsageError(f"unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; "
+                                 f"movies in {source}: {', '.join(names)}")
+            found = [m for m in found if m.name in movies]
+        movie_split, split_rule = split_movies([m.name for m in found], split, source)
+        for movie in tqdm(found, desc="movies", unit="movie", disable=not progress, file=sys.stderr):
+            try:
+                marker = prepare_movie(movie, out, cfg, progress=progress, log=log)
+            except S2WError as err:
+                result.problems.append(Problem.from_error(err))
+                _marker_path(out, movie.name).unlink(missing_ok=True)
+                continue
+            (result.reused if marker["reused"] else result.prepared).append(movie.name)
+            result.notes.extend(marker.get("notes", []))
+            result.rows.extend(dict(r) for r in marker["rows"])
+        assign_splits(result.rows, movie_split, val_fraction)
+    for r in result.rows:
+        r.pop("k", None)
+    result.rows.sort(key=lambda r: (r["movie"], r["start_s"]))
+    counts = {s: sum(r["split"] == s for r in result.rows) for s in ("train", "val", "test")}
+    meta = {
+        "seconds": cfg.seconds,
+        "fps": cfg.fps,
+        "frames_per_clip": cfg.frames_per_clip,
+        "frame_size": list(cfg.size),
+        "color": "hsv",
+        "frames_dtype": "uint8",
+        "frames_layout": "(n, F, 3, H, W), round(HSV * 255); H, S, V as skimage.color.rgb2hsv (paper Eqs. 1-7)",
+        "sample_rate": cfg.sample_rate,
+        "audio_len": cfg.audio_len,
+        "audio_dtype": "int16",
+        "downmix": cfg.downmix,
+        "resize": "bilinear (swscale), aspect ratio not preserved",
+        "frame_sampling": f"the frame on screen at t = k / {cfg.fps} s (by presentation timestamp)",
+        "label_rule": "mean raw valence over [t0, t0+S) from the last row with time <= t0, rounded to 3 decimals; "
+                      "positive iff >= 0",
+        "short_annotations": cfg.short_annotations,
+        "split_policy": {"rule": split_rule, "movies": movie_split,
+                         "val": f"last {val_fraction:g} of each train movie's splices (contiguous)"
+                         if csv_source is None or movie_split else "clips CSV"},
+        "counts": counts,
+        "movies": sorted({r["movie"] for r in result.rows}),
+        "source": str(source.resolve()),
+        "notes": result.notes,
+        "problems": [p.format() for p in result.problems],
+        "provenance": provenance(command="s2w-models data prepare", extra={"settings": cfg.key()}),
+    }
+    atomic_write_csv(out / "samples.csv", result.rows, SAMPLE_CSV_COLUMNS)
+    atomic_write_json(out / "dataset.json", meta)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------- labels
+def label_table(source: str | Path, seconds: int = 3, durations: dict[str, float] | None = None,
+                split: str = "auto", short_annotations: str = "extend",
+                log: Callable[[str], None] = _echo) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Per movie: splices and negative/positive counts from the annotations alone (no decoding).
+
+    The movie's length D comes from its video when there is one (container headers only), else from
+    `durations[movie]`, else from the annotation's last timestamp.
+    """
+    source = Path(source)
+    durations = dict(durations or {})
+    found = discover_movies(source)
+    names = [m.name for m in found]
+    unknown = [m for m in durations if m not in names]
+    if unknown:
+        from s2w_eval.clikit import did_you_mean
+
+        raise UsageError(f"--durations: unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}")
+    movie_split, _ = split_movies(names, split, source)
+    rows: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for m in found:
+        try:
+            if m.annotation is None:
+                raise DataError("no annotation file", m.folder, "put it at <movie>/emotion/intended_1.dat")
+            ann = parse_annotation(m.annotation)
+            if m.video is not None:
+                duration, origin = probe_video(m.video).duration, "video"
+                if m.name in durations:
+                    log(f"note: {m.name}: --durations ignored, the video says {duration:g} s")
+            elif m.name in durations:
+                duration, origin = float(durations[m.name]), "--durations"
+            else:
+                duration, origin = ann.end, "annotation end"
+            labels = splice_labels(ann, duration, seconds, short_annotations)
+        except S2WError as err:
+            problems.append(Problem.from_error(err))
+            continue
+        neg = sum(r["emotion"] == "negative" for r in labels)
+        rows.append({"movie": m.name, "split": movie_split[m.name], "duration_s": round(duration, 3),
+                     "duration_from": origin, "annotation_end_s": ann.end, "splices": len(labels),
+                     "negative": neg, "positive": len(labels) - neg,
+                     "past_annotation_end": sum(r["past_end"] for r in labels)})
+    for sp in ("train", "test"):
+        part = [r for r in rows if r["split"] == sp]
+        if part:
+            rows.append({"movie": f"total {sp}", "split": sp, "splices": sum(r["splices"] for r in part),
+                         "negative": sum(r["negative"] for r in part), "positive": sum(r["positive"] for r in part),
+                         "past_annotation_end": sum(r["past_annotation_end"] for r in part)})
+    return rows, problems
