@@ -114,57 +114,107 @@ def _tf_same_pad(length: int, stride: int, kernel: int = 3) -> tuple[int, int]:
 
 
 class DPAMNet:
-    """The feature network and weighted distance, in PyTorch (float32), on one device."""
+    """The feature network and weighted distance, in PyTorch (float32), on one device.
+
+    Channels-last ([B, T, C]) and written for a memory-bound CPU: a stride-2 1x3 convolution over a padded
+    buffer P is two matrix products, [P[2t], P[2t+1]] @ [W0; W1] + P[2t+2] @ W2 (both operands are views of
+    P, no copy), written straight into the next layer's padded buffer; batch norm and leaky ReLU run in place.
+    The buffers are reused across layers and batches (fresh large allocations cost page faults on every call).
+    """
 
     def __init__(self, weights: dict[str, list[np.ndarray]], device: str = "cpu"):
         import torch
 
         self.device = torch.device(device)
-        # HWIO [1, 3, Cin, Cout] -> torch conv1d [Cout, Cin, 3]
-        self.conv = [
-            torch.from_numpy(np.ascontiguousarray(w[0].transpose(2, 1, 0))).to(self.device)
-            for w in weights["conv"]
-        ]
-        self.beta = [torch.from_numpy(b).to(self.device).view(1, -1, 1) for b in weights["beta"]]
-        self.dist = [torch.from_numpy(w).to(self.device).view(1, -1, 1) for w in weights["dist"]]
+        self.w = []  # per layer: the three taps [Cin, Cout] of the HWIO kernel [1, 3, Cin, Cout]
+        self.w01 = []  # taps 0 and 1 stacked: [2 Cin, Cout]
+        for w in weights["conv"]:
+            taps = torch.from_numpy(np.ascontiguousarray(w[0])).to(self.device)
+            self.w.append([taps[k].contiguous() for k in range(3)])
+            self.w01.append(taps[:2].reshape(-1, taps.shape[-1]).contiguous())
+        self.beta = [torch.from_numpy(b).to(self.device).view(1, 1, -1) for b in weights["beta"]]
+        self.abs_dist = [torch.from_numpy(np.abs(w)).to(self.device).view(1, -1) for w in weights["dist"]]
+        self._ws = None
+
+    def release(self) -> None:
+        """Free the reusable work buffers."""
+        self._ws = None
+
+    def _workspace(self, numel: int):
+        import torch
+
+        if self._ws is None or self._ws[0].numel() < numel:
+            self._ws = [torch.empty(numel, dtype=torch.float32, device=self.device) for _ in range(3)]
+        return self._ws
+
+    @staticmethod
+    def _plan(length: int) -> list[tuple[int, int, int, int, int]]:
+        """Per layer: (stride, input length, left pad, right pad, output length)."""
+        plan = []
+        for i in range(N_LAYERS):
+            stride = 2 if i < N_LAYERS - 1 else 1
+            left, right = _tf_same_pad(length, stride)
+            out = -(-length // stride)
+            plan.append((stride, length, left, right, out))
+            length = out
+        return plan
 
     def _layers(self, x):
-        """Yield the feature map [B, C_l, T_l] of each layer for a batch x [B, L] (one layer alive at a time).
-
-        TensorFlow 'SAME' padding is written straight into the next layer's input buffer, and batch norm +
-        beta is one fused multiply-add: the network is memory-bound on CPU, so every avoided pass counts.
-        """
+        """Yield each layer's feature map [B, T_l, C_l] for a batch x [B, L] (a view into a reused buffer:
+        valid until the next layer is computed)."""
         import torch
         import torch.nn.functional as F
 
-        left, right = _tf_same_pad(x.shape[-1], 2)
-        h = F.pad(x.unsqueeze(1), (left, right)) if left or right else x.unsqueeze(1)
-        for i in range(N_LAYERS):
-            stride = 2 if i < N_LAYERS - 1 else 1
-            y = F.conv1d(h, self.conv[i], stride=stride)
-            var, mean = torch.var_mean(y, dim=2, keepdim=True, unbiased=False)
-            scale = torch.rsqrt(var + BN_EPS)
-            shift = self.beta[i] - mean * scale
-            n_out = y.shape[-1]
+        n_batch, length = x.shape
+        plan = self._plan(length)
+        # rows of each layer's padded input buffer (+1 spare row so that stride-2 views reshape cleanly)
+        rows = [ln + left + right + 1 for (_s, ln, left, right, _o) in plan]
+        c_in = [1] + [layer_channels(i) for i in range(N_LAYERS - 1)]
+        last = plan[-1][4] * layer_channels(N_LAYERS - 1)
+        numel = n_batch * max(max(r * c for r, c in zip(rows, c_in)), last)
+        ws = self._workspace(numel)
+
+        def padded(i: int):
+            buf = ws[i % 2][: n_batch * rows[i] * c_in[i]].view(n_batch, rows[i], c_in[i])
+            _s, ln, left, _r, _o = plan[i]
+            buf[:, :left].zero_()
+            buf[:, left + ln :].zero_()
+            return buf, buf[:, left : left + ln]
+
+        src, core = padded(0)
+        core.copy_(x.unsqueeze(-1))
+        for i, (stride, _ln, _l, _r, out) in enumerate(plan):
+            c_out = layer_channels(i)
             if i + 1 < N_LAYERS:
-                left, right = _tf_same_pad(n_out, 2 if i + 1 < N_LAYERS - 1 else 1)
+                dst, y = padded(i + 1)
             else:
-                left = right = 0
-            buf = torch.empty((y.shape[0], y.shape[1], n_out + left + right), dtype=y.dtype, device=y.device)
-            if left:
-                buf[..., :left].zero_()
-            if right:
-                buf[..., left + n_out :].zero_()
-            core = buf[..., left : left + n_out]
-            torch.addcmul(shift, y, scale, out=core)
-            del y
-            F.leaky_relu(core, LEAKY_SLOPE, inplace=True)
-            yield core
-            h = buf
+                y = ws[(i + 1) % 2][: n_batch * out * c_out].view(n_batch, out, c_out)
+            cin = c_in[i]
+            w0, w1, w2 = self.w[i]
+            for b in range(n_batch):
+                if stride == 2:
+                    pairs = src[b, : 2 * out].view(out, 2 * cin)  # rows 2t, 2t+1 side by side
+                    nxt = src[b, 2 : 2 * out + 2].view(out, 2 * cin)[:, :cin]  # row 2t+2
+                    torch.mm(pairs, self.w01[i], out=y[b])
+                    y[b].addmm_(nxt, w2)
+                else:
+                    torch.mm(src[b, 0:out], w0, out=y[b])
+                    y[b].addmm_(src[b, 1 : out + 1], w1)
+                    y[b].addmm_(src[b, 2 : out + 2], w2)
+            # batch norm in training mode: per clip and channel over time, biased variance, no gamma
+            mean = y.sum(dim=1, keepdim=True).div_(out)
+            y.sub_(mean)
+            sq = ws[2][: y.numel()].view(y.shape)
+            var = torch.mul(y, y, out=sq).sum(dim=1, keepdim=True).div_(out)
+            torch.addcmul(self.beta[i], y, torch.rsqrt(var.add_(BN_EPS)), out=y)
+            F.leaky_relu(y, LEAKY_SLOPE, inplace=True)
+            yield y
+            if i + 1 < N_LAYERS:
+                src = dst
 
     def features(self, x):
-        """Per-layer feature maps of a batch x [B, L] -> list of [B, C_l, T_l]."""
-        return [f.clone() for f in self._layers(x)]
+        """Per-layer feature maps of a batch x [B, L] -> list of [B, C_l, T_l] (copies)."""
+        return [f.transpose(1, 2).clone() for f in self._layers(x)]
 
     def distances(self, a, b):
         """D(a[i], b[i]) for batches a, b [B, L] of equal shape -> [B] float64 tensor.
@@ -176,8 +226,9 @@ class DPAMNet:
         n = a.shape[0]
         total = torch.zeros(n, dtype=torch.float64, device=a.device)
         for i, f in enumerate(self._layers(torch.cat([a, b], dim=0))):
-            per_channel = (f[:n] - f[n:]).abs_().mean(dim=2)
-            total += (per_channel * self.dist[i].view(1, -1).abs()).mean(dim=1).double()
+            diff = self._ws[2][: f[:n].numel()].view(f[:n].shape)
+            per_channel = torch.sub(f[:n], f[n:], out=diff).abs_().sum(dim=1).div_(f.shape[1])
+            total += (per_channel * self.abs_dist[i]).mean(dim=1).double()
         return total
 
 
@@ -245,6 +296,7 @@ class DPAMMetric(PerceptualMetric):
                     b = torch.from_numpy(np.stack([padded[k][1] for k in chunk])).to(self.net.device)
                     for k, d in zip(chunk, self.net.distances(a, b).cpu().tolist()):
                         result[k] = float(d)
+        self.net.release()
         return result
 
     def describe(self) -> dict[str, Any]:
