@@ -43,7 +43,6 @@ RESULT_FILES = (
     "chords.csv",
     "survey/preferences.csv",
     "survey/survey.json",
-    "survey.json",
 )
 _EMOTION_SIGN = {"positive": "+", "negative": "-"}
 
@@ -142,8 +141,11 @@ def load_results(result_dir: str | Path, run_dir: str | Path | None = None) -> R
     result_dir = Path(result_dir)
     res = RunResults(name=result_dir.name, result_dir=result_dir)
 
-    def read(rel: str, kind: str) -> Any:
+    def read(rel: str, kind: str, *alternatives: str) -> Any:
         path = result_dir / rel
+        for alt in alternatives:
+            if not path.is_file():
+                path = result_dir / alt
         if not path.is_file():
             return None
         try:
@@ -163,8 +165,8 @@ def load_results(result_dir: str | Path, run_dir: str | Path | None = None) -> R
     res.pam_rows = read("pam.csv", "csv")
     res.chords = read("chords.json", "json")
     res.chords_rows = read("chords.csv", "csv")
-    res.survey_rows = read("survey/preferences.csv", "csv")
-    res.survey = read("survey/survey.json", "json") or read("survey.json", "json")
+    res.survey_rows = read("survey/preferences.csv", "csv", "survey/aggregate/preferences.csv")
+    res.survey = read("survey/survey.json", "json", "survey/aggregate/survey.json")
     # csv files carry no provenance of their own: they share their JSON's
     for csv_rel, json_rel in (
         ("pam.csv", "pam.json"),
@@ -480,39 +482,105 @@ def _chords_section(res: RunResults) -> Section:
     return sec
 
 
+def _pref_table(
+    title: str, first: str, second: str, rows: list[dict[str, str]], src: str, level: str
+) -> Table:
+    t = Table(
+        title,
+        [
+            "sample",
+            "emotion",
+            "n",
+            f"prefer {first}",
+            "no preference",
+            f"prefer {second}",
+            "binomial p",
+            f"Wilson {level} CI ({first})",
+        ],
+        [],
+        source=src,
+    )
+    for i, r in enumerate(rows):
+        t.rows.append(
+            [
+                r.get("sample", ""),
+                r.get("emotion", ""),
+                r.get("n", ""),
+                _pct(r.get("first_share")),
+                _pct(r.get("none_share")),
+                _pct(r.get("second_share")),
+                _p(r.get("p_value")),
+                _ci(r.get("ci_low"), r.get("ci_high"), 3),
+            ]
+        )
+        fs, ss = _num(r.get("first_share")), _num(r.get("second_share"))
+        if fs is not None and ss is not None and fs != ss:
+            t.bold.add((i, 3 if fs > ss else 5))
+    return t
+
+
 def _survey_section(res: RunResults) -> tuple[Section, list[Figure]]:
     sec = Section("Listening survey (AB preferences)")
     rows = res.survey_rows or []
     if not rows:
         sec.blocks.append(
             "Not available: no survey/preferences.csv in this result folder "
-            "(build with `s2w-eval survey build`, then `s2w-eval survey aggregate`)."
+            "(build with `s2w-eval survey build`, then `s2w-eval survey aggregate --out "
+            "reports/<run>/survey`)."
         )
         return sec, []
+    data = res.survey or {}
+    lvl = _num((data.get("settings") or {}).get("level")) or 0.95
+    level = f"{round(100 * lvl):g}%"
     src = _source_note(res, "survey/survey.json", "survey/preferences.csv")
     figures = []
     pairs = list(dict.fromkeys((r.get("first", ""), r.get("second", "")) for r in rows))
+    pooled_rows: list[dict[str, str]] = []
     for first, second in pairs:
         prow = [r for r in rows if r.get("first") == first and r.get("second") == second]
+        per_sample = [r for r in prow if r.get("sample") != "all"]
+        pooled_rows += [r for r in prow if r.get("sample") == "all"]
+        sec.blocks.append(
+            _pref_table(
+                f"{first} vs {second}: preference per sample (paper Figs. 9-10 shape)",
+                first,
+                second,
+                per_sample,
+                src,
+                level,
+            )
+        )
+        png = _survey_figure(first, second, per_sample + [r for r in prow if r.get("sample") == "all"])
+        if png:
+            fig = Figure(
+                f"survey-{_slug(first)}-vs-{_slug(second)}.png",
+                f"{first} vs {second}",
+                png,
+                f"Share of raters preferring {first} (left), no preference (grey), {second} (right), "
+                "per sample and pooled (all).",
+            )
+            figures.append(fig)
+            sec.blocks.append(fig)
+    if pooled_rows:
         t = Table(
-            f"{first} vs {second}: preference per sample (paper Figs. 9-10 shape)",
+            "Pooled over samples, per pair and emotion",
             [
-                "sample",
+                "pair",
                 "emotion",
                 "n",
-                f"prefer {first}",
+                "prefer first",
                 "no preference",
-                f"prefer {second}",
+                "prefer second",
                 "binomial p",
-                f"Wilson 95% CI ({first})",
+                f"Wilson {level} CI (first)",
             ],
             [],
             source=src,
         )
-        for i, r in enumerate(prow):
+        for i, r in enumerate(pooled_rows):
             t.rows.append(
                 [
-                    r.get("sample", ""),
+                    f"{r.get('first')} vs {r.get('second')}",
                     r.get("emotion", ""),
                     r.get("n", ""),
                     _pct(r.get("first_share")),
@@ -526,55 +594,70 @@ def _survey_section(res: RunResults) -> tuple[Section, list[Figure]]:
             if fs is not None and ss is not None and fs != ss:
                 t.bold.add((i, 3 if fs > ss else 5))
         sec.blocks.append(t)
-        png = _survey_figure(first, second, prow)
-        if png:
-            fig = Figure(
-                f"survey-{_slug(first)}-vs-{_slug(second)}.png",
-                f"{first} vs {second}",
-                png,
-                f"Share of raters preferring {first} (left) or {second} (right) per sample.",
-            )
-            figures.append(fig)
-            sec.blocks.append(fig)
-    extra = _survey_json_tables(res, src)
-    sec.blocks.extend(extra)
+    sec.blocks.extend(_survey_json_blocks(data, src))
     return sec, figures
 
 
-def _survey_json_tables(res: RunResults, src: str) -> list[Table | str]:
-    """Overall figures from survey.json: any list of per-pair or per-condition records, shown as a table."""
+def _survey_json_blocks(data: dict[str, Any], src: str) -> list[Table | str]:
+    """Bradley-Terry ranking, inter-rater agreement, raters and notes from survey.json."""
     out: list[Table | str] = []
-    data = res.survey or {}
-    for key, value in data.items():
-        if key in ("provenance", "problems") or not isinstance(value, list) or not value:
-            continue
-        if not all(isinstance(v, dict) for v in value):
-            continue
-        cols = [k for k in value[0] if not isinstance(value[0][k], dict | list)]
-        if not cols:
-            continue
-        t = Table(f"Survey: {key.replace('_', ' ')}", cols, [], source=src)
-        for v in value:
-            t.rows.append([_fmt_any(v.get(c)) for c in cols])
+    bt = data.get("bradley_terry")
+    if isinstance(bt, dict) and isinstance(bt.get("table"), list) and bt["table"]:
+        t = Table(
+            "Bradley-Terry ranking of the conditions",
+            [
+                "rank",
+                "condition",
+                "score",
+                f"{round(100 * (_num(bt.get('level')) or 0.95)):g}% CI",
+                "strength share",
+            ],
+            [],
+            source=src,
+            note=str(bt.get("method", "")),
+        )
+        for r in bt["table"]:
+            t.rows.append(
+                [
+                    str(r.get("rank", "")),
+                    str(r.get("condition", "")),
+                    _f(r.get("score"), 3),
+                    _ci(r.get("ci_low"), r.get("ci_high"), 3),
+                    _pct(r.get("strength_share")),
+                ]
+            )
+        t.bold.add((0, 1))
         out.append(t)
-    for key in (
-        "raters",
-        "n_raters",
-        "excluded",
-        "excluded_raters",
-        "attention_failed",
-        "kappa",
-        "fleiss_kappa",
-    ):
-        if key in data and not isinstance(data[key], dict | list):
-            out.append(f"{key.replace('_', ' ')}: {_fmt_any(data[key])}")
+    kappa = data.get("fleiss_kappa")
+    if isinstance(kappa, dict):
+        t = Table(
+            "Inter-rater agreement (Fleiss' kappa)",
+            ["pairs", "kappa", "subjects"],
+            [],
+            source=src,
+            note=str(kappa.get("method", "")),
+        )
+        if isinstance(kappa.get("all"), dict):
+            t.rows.append(["all", _f(kappa["all"].get("kappa"), 3), str(kappa["all"].get("subjects", ""))])
+        for name, k in (kappa.get("per_pair") or {}).items():
+            if isinstance(k, dict):
+                t.rows.append([name, _f(k.get("kappa"), 3), str(k.get("subjects", ""))])
+        if t.rows:
+            out.append(t)
+    raters = data.get("raters")
+    if isinstance(raters, dict):
+        excluded = raters.get("excluded") or []
+        out.append(
+            f"Raters: {raters.get('total', '?')}, excluded after failed attention checks: {len(excluded)}"
+            + (f" ({', '.join(map(str, excluded))})" if excluded else "")
+            + "."
+        )
+    elif raters is not None and not isinstance(raters, list):
+        out.append(f"Raters: {raters}.")
+    for note in data.get("notes") or []:
+        if isinstance(note, str):
+            out.append(note)
     return out
-
-
-def _fmt_any(v: Any) -> str:
-    if isinstance(v, float):
-        return _f(v)
-    return "" if v is None else str(v)
 
 
 def _slug(text: str) -> str:
@@ -870,17 +953,30 @@ def build_comparison(results: Sequence[RunResults]) -> Report:
         )
     )
     if pairs:
-        t = Table("mean share preferring first over samples", ["pair"] + names, [])
+        t = Table(
+            "share of answers preferring the first of the pair [Wilson CI] (n answers)",
+            ["pair"] + names,
+            [],
+            note="Pooled over samples (the 'all' rows of preferences.csv); when a run has none, the mean "
+            "of its per-sample shares.",
+        )
         for first, second in pairs:
             line = [f"{first} vs {second}"]
             for r in results:
-                vals = [
-                    _num(x.get("first_share"))
-                    for x in (r.survey_rows or [])
-                    if x.get("first") == first and x.get("second") == second
+                mine = [
+                    x for x in (r.survey_rows or []) if x.get("first") == first and x.get("second") == second
                 ]
+                pooled = [x for x in mine if x.get("sample") == "all" and x.get("emotion") == "all"]
+                if pooled:
+                    x = pooled[0]
+                    line.append(
+                        f"{_pct(x.get('first_share'))} {_ci(x.get('ci_low'), x.get('ci_high'), 3)} "
+                        f"(n={x.get('n', '')})"
+                    )
+                    continue
+                vals = [_num(x.get("first_share")) for x in mine if x.get("sample") != "all"]
                 vals = [v for v in vals if v is not None]
-                line.append(f"{_pct(sum(vals) / len(vals))} ({len(vals)} samples)" if vals else "")
+                line.append(f"{_pct(sum(vals) / len(vals))} (mean of {len(vals)} samples)" if vals else "")
             t.rows.append(line)
         sv.blocks.append(t)
     else:

@@ -99,35 +99,35 @@ def write_chords(out: Path, run: Path) -> None:
     )
 
 
-def write_survey(out: Path) -> None:
-    rows = []
-    for first, second in (("scene2wav", "baseline"), ("scene2wav", "target")):
-        for i, (s, e) in enumerate(SAMPLES):
-            k = 3 + i
-            ci = wilson_ci(k, 10)
-            rows.append(
-                {
-                    "sample": s,
-                    "emotion": e,
-                    "first": first,
-                    "second": second,
-                    "n": 10,
-                    "first_share": k / 10,
-                    "second_share": 1 - k / 10,
-                    "none_share": 0.0,
-                    "p_value": 0.5,
-                    "ci_low": ci.low,
-                    "ci_high": ci.high,
-                }
-            )
-    atomic_write_csv(out / "survey" / "preferences.csv", rows)
-    atomic_write_json(
-        out / "survey" / "survey.json",
-        {
-            "pairs": [{"first": "scene2wav", "second": "baseline", "n": 40, "first_share": 0.45}],
-            "raters": 10,
-            "provenance": provenance(command="s2w-eval survey aggregate", protocol=PROTO),
-        },
+def write_survey(out: Path, run: Path) -> None:
+    """The real survey pipeline: build (quickstart protocol), simulate a crowd, aggregate."""
+    sv = out / "survey"
+    assert (
+        run_main(
+            cli,
+            ["survey", "build", str(run), "--protocol", "quickstart", "--out", str(sv), "--media", "audio"],
+        )
+        == 0
+    )
+    assert (
+        run_main(cli, ["survey", "simulate", str(sv), "--prefer", "scene2wav>baseline:0.9", "--seed", "1"])
+        == 0
+    )
+    assert (
+        run_main(
+            cli,
+            [
+                "survey",
+                "aggregate",
+                str(sv / "simulated_results.csv"),
+                "--key",
+                str(sv / "answer_key.csv"),
+                "--resamples",
+                "200",
+                "--no-plots",
+            ],
+        )
+        == 0
     )
 
 
@@ -138,7 +138,7 @@ def full(tmp_path_factory) -> tuple[Path, Path]:
     out = base / "reports" / "demo"
     write_pam(out, run)
     write_chords(out, run)
-    write_survey(out)
+    write_survey(out, run)
     return run, out
 
 
@@ -164,20 +164,25 @@ def test_full_report_all_formats(full, capsys):
     base_line = next(x for x in md.splitlines() if x.startswith("| baseline") and "%" in x)
     assert re.search(r"\|\s*4\s*\|\s*0\s*\|\s*0\.0%", base_line), base_line  # baseline agrees on none
     # survey: one table + one figure per pair, survey.json's pairs list rendered
-    assert md.count("preference per sample") == 2 and "figures/survey-scene2wav-vs-baseline.png" in md
-    assert "Survey: pairs" in md
+    assert md.count("preference per sample") == 3 and "figures/survey-scene2wav-vs-baseline.png" in md
+    assert "Bradley-Terry ranking" in md and "Fleiss' kappa" in md and "Pooled over samples" in md
+    prefs = list(csv.DictReader(open(out / "survey" / "aggregate" / "preferences.csv")))
+    pooled = next(
+        r for r in prefs if r["sample"] == "all" and r["emotion"] == "all" and r["second"] == "baseline"
+    )
+    assert f"{100 * float(pooled['first_share']):.1f}%" in md
     # figures: 2 samples drawn, files exist; html embeds them
     for name in ("sample-N1.png", "sample-N2.png", "survey-scene2wav-vs-target.png"):
         assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "figures" / "sample-P1.png").exists()
     # provenance: each result file's hash is named
-    for rel in ("pam.json", "chords.csv", "survey/preferences.csv"):
+    for rel in ("pam.json", "chords.csv", "survey/aggregate/preferences.csv"):
         assert sha256_file(out / rel)[:16] in md
     assert "quickstart v1.0" in md
     # html: self-contained (no external references), images decode as PNG
     assert not re.search(r'(src|href)="(?!data:)', html)
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(imgs) == 4 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
+    assert len(imgs) == 5 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
     assert "<strong>" in html
     # tex: balanced environments, escaped underscores, bold best
     assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") > 5

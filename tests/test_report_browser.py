@@ -35,7 +35,7 @@ def test_html_report_in_headless_chromium(tmp_path):
     out = tmp_path / "reports" / "demo"
     write_pam(out, run)
     write_chords(out, run)
-    write_survey(out)
+    write_survey(out, run)
     assert run_main(cli, ["report", str(out), "--format", "html", "--max-figures", "3"]) == 0
     page_path = out / "report.html"
 
@@ -60,7 +60,7 @@ def test_html_report_in_headless_chromium(tmp_path):
         finally:
             browser.close()
     assert title == "s2w report: demo"
-    assert len(images) == 5  # 3 samples + 2 survey pairs
+    assert len(images) == 6  # 3 samples + 3 survey pairs
     missing = [alt for complete, width, alt in images if not complete or width == 0]
     assert not missing, f"images that did not load: {missing}"
     assert not errors, errors
