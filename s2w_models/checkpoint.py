@@ -40,8 +40,14 @@ def model_kind(model: torch.nn.Module) -> str:
     raise TypeError(f"not an s2w model: {type(model).__name__}")
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, config: Config, meta: dict[str, Any] | None = None,
-                    train_state: dict[str, Any] | None = None, kind: str | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module,
+    config: Config,
+    meta: dict[str, Any] | None = None,
+    train_state: dict[str, Any] | None = None,
+    kind: str | None = None,
+) -> Path:
     """Write atomically (temp file + rename): a crash mid-save leaves the previous checkpoint intact."""
     payload = {
         "format": FORMAT,
@@ -69,8 +75,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError("not an s2w checkpoint", path, fix="pass a .pt file written by `s2w-models train`")
     if payload.get("version", 0) > VERSION:
-        raise DataError(f"checkpoint version {payload['version']} is newer than this s2w ({VERSION})", path,
-                        fix="upgrade s2w")
+        raise DataError(
+            f"checkpoint version {payload['version']} is newer than this s2w ({VERSION})",
+            path,
+            fix="upgrade s2w",
+        )
     if payload.get("kind") not in KINDS:
         raise DataError(f"unknown model kind {payload.get('kind')!r}", path)
     return payload

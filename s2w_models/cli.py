@@ -13,6 +13,9 @@ from s2w_eval.clikit import LazyGroup, main_factory
 
 COMMANDS: dict[str, str] = {
     "data": "s2w_models.cli_data:data",
+    "train": "s2w_models.cli_train:train",
+    "describe": "s2w_models.cli_train:describe",
+    "generate": "s2w_models.cli_generate:generate",
 }
 
 

@@ -52,7 +52,9 @@ class EncoderConfig:
     cell: str = "gru"
     hidden: int = 128
     layers: int = 2
-    encoder_input: str = "frames"  # "frames": F steps of 108 features; "legacy_reshape": the authors' raw reshape
+    encoder_input: str = (
+        "frames"  # "frames": F steps of 108 features; "legacy_reshape": the authors' raw reshape
+    )
 
 
 @dataclass
@@ -99,9 +101,14 @@ class TrainConfig:
     grad_clamp: float = 1.0  # element-wise gradient clamp (authors' hardtanh)
     ckpt_every: int = 200  # optimizer steps between periodic checkpoints (taken at the next batch boundary)
     max_val_clips: int = 0  # 0 = the whole validation split
+    threads: int = 0  # torch intra-op threads (0 = torch's default); small models run faster on 1
     cnn: StageConfig = field(default_factory=lambda: StageConfig(epochs=40, batch_size=1, weight_decay=1e-4))
-    encoder: StageConfig = field(default_factory=lambda: StageConfig(epochs=20, batch_size=1, weight_decay=1e-5))
-    scene2wav: StageConfig = field(default_factory=lambda: StageConfig(epochs=1000, batch_size=128, patience=5))
+    encoder: StageConfig = field(
+        default_factory=lambda: StageConfig(epochs=20, batch_size=1, weight_decay=1e-5)
+    )
+    scene2wav: StageConfig = field(
+        default_factory=lambda: StageConfig(epochs=1000, batch_size=128, patience=5)
+    )
 
 
 @dataclass
@@ -135,16 +142,21 @@ class Config:
         _choice("samplernn.encoder_mode", self.samplernn.encoder_mode, ENCODER_MODES)
         top = self.top_frame
         if self.data.audio_len % self.baseline.step:
-            raise UsageError(f"data.audio_len {self.data.audio_len} is not a multiple of baseline.step "
-                             f"{self.baseline.step}")
+            raise UsageError(
+                f"data.audio_len {self.data.audio_len} is not a multiple of baseline.step "
+                f"{self.baseline.step}"
+            )
         if self.train.seq_len % top:
-            raise UsageError(f"train.seq_len {self.train.seq_len} is not a multiple of the top frame ({top} samples)",
-                             fix=f"use a multiple of {top}")
+            raise UsageError(
+                f"train.seq_len {self.train.seq_len} is not a multiple of the top frame ({top} samples)",
+                fix=f"use a multiple of {top}",
+            )
         for name in STAGES:
             crop = getattr(self.train, name).crop_samples
             if crop and crop % (top * self.baseline.step // _gcd(top, self.baseline.step)):
-                raise UsageError(f"train.{name}.crop_samples {crop} must be a multiple of {top} and "
-                                 f"{self.baseline.step}")
+                raise UsageError(
+                    f"train.{name}.crop_samples {crop} must be a multiple of {top} and {self.baseline.step}"
+                )
         if self.samplernn.q_levels < 2 or self.samplernn.q_levels % 2:
             raise UsageError("samplernn.q_levels must be an even number >= 2")
         return self
@@ -186,8 +198,10 @@ def _from_dict(cls, d: dict[str, Any]):
     return cls(**kwargs)
 
 
-_TYPES = {c.__name__: c for c in (DataConfig, CNNConfig, EncoderConfig, BaselineConfig, SampleRNNConfig,
-                                   StageConfig, TrainConfig)}
+_TYPES = {
+    c.__name__: c
+    for c in (DataConfig, CNNConfig, EncoderConfig, BaselineConfig, SampleRNNConfig, StageConfig, TrainConfig)
+}
 
 
 # ---------------------------------------------------------------------------------------------- presets
@@ -206,6 +220,7 @@ def tiny() -> Config:
         train=TrainConfig(
             seq_len=256,
             ckpt_every=20,
+            threads=1,
             cnn=StageConfig(epochs=4, batch_size=4, lr=3e-3, weight_decay=1e-4, patience=3),
             encoder=StageConfig(epochs=2, batch_size=4, lr=3e-3, patience=2, crop_samples=512),
             scene2wav=StageConfig(epochs=2, batch_size=4, lr=3e-3, patience=2, crop_samples=2048),
@@ -220,8 +235,9 @@ def preset(name: str) -> Config:
     if name not in PRESETS:
         from s2w_eval.clikit import did_you_mean
 
-        raise UsageError(f"unknown preset {name!r}{did_you_mean(name, list(PRESETS))}; choose from "
-                         f"{', '.join(PRESETS)}")
+        raise UsageError(
+            f"unknown preset {name!r}{did_you_mean(name, list(PRESETS))}; choose from {', '.join(PRESETS)}"
+        )
     return PRESETS[name]()
 
 
@@ -234,8 +250,9 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any] | list[str] | tuple[s
         items = {}
         for text in overrides:
             if "=" not in text:
-                raise UsageError(f"override {text!r} is not of the form section.field=value",
-                                 fix="e.g. samplernn.dim=64")
+                raise UsageError(
+                    f"override {text!r} is not of the form section.field=value", fix="e.g. samplernn.dim=64"
+                )
             key, value = text.split("=", 1)
             items[key.strip()] = value.strip()
         overrides = items
@@ -247,8 +264,10 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any] | list[str] | tuple[s
             if part not in names:
                 from s2w_eval.clikit import did_you_mean
 
-                raise UsageError(f"unknown setting {key!r}{did_you_mean(part, names)}; "
-                                 f"{'.'.join(parts[:i]) or 'top level'} has {', '.join(names)}")
+                raise UsageError(
+                    f"unknown setting {key!r}{did_you_mean(part, names)}; "
+                    f"{'.'.join(parts[:i]) or 'top level'} has {', '.join(names)}"
+                )
             if i == len(parts) - 1:
                 current = getattr(obj, part)
                 setattr(obj, part, _parse(key, value, current))

@@ -6,8 +6,16 @@ from .encoder import SequenceEncoder
 from .samplernn import ConditionalSampleRNN, FrameTier, SampleLevelMLP
 from .scene2wav import Scene2Wav
 
-__all__ = ["ConvSeq2Seq", "VisualCNN", "SequenceEncoder", "ConditionalSampleRNN", "FrameTier", "SampleLevelMLP",
-           "Scene2Wav", "build_model"]
+__all__ = [
+    "ConvSeq2Seq",
+    "VisualCNN",
+    "SequenceEncoder",
+    "ConditionalSampleRNN",
+    "FrameTier",
+    "SampleLevelMLP",
+    "Scene2Wav",
+    "build_model",
+]
 
 
 def build_model(kind: str, cfg):

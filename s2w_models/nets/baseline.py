@@ -22,8 +22,14 @@ from .encoder import SequenceEncoder
 
 
 class ConvSeq2Seq(nn.Module):
-    def __init__(self, cfg: BaselineConfig | None = None, encoder_cfg: EncoderConfig | None = None,
-                 cnn_cfg: CNNConfig | None = None, frames_per_clip: int = 30, image_size: int = 100):
+    def __init__(
+        self,
+        cfg: BaselineConfig | None = None,
+        encoder_cfg: EncoderConfig | None = None,
+        cnn_cfg: CNNConfig | None = None,
+        frames_per_clip: int = 30,
+        image_size: int = 100,
+    ):
         super().__init__()
         cfg = cfg or BaselineConfig()
         self.cfg = cfg
@@ -56,8 +62,9 @@ class ConvSeq2Seq(nn.Module):
             outs.append(x)
         return torch.cat(outs, dim=1).reshape(b, -1)
 
-    def forward(self, frames: torch.Tensor, audio: torch.Tensor | None = None,
-                decoder_input: str | None = None) -> torch.Tensor:
+    def forward(
+        self, frames: torch.Tensor, audio: torch.Tensor | None = None, decoder_input: str | None = None
+    ) -> torch.Tensor:
         """Training forward: frames (B, F, 3, H, W), audio (B, L) target -> prediction (B, L)."""
         mode = decoder_input or self.cfg.decoder_input
         _, state = self.encoder.encode(frames)

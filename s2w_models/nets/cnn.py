@@ -20,9 +20,15 @@ class VisualCNN(nn.Module):
         cfg = cfg or CNNConfig()
         self.cfg = cfg
         c, ci = cfg.channels, cfg.in_channels
-        self.layer1 = nn.Sequential(nn.Conv2d(ci, c, 4, 2, 1), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2, 2))
-        self.layer2 = nn.Sequential(nn.Conv2d(c, c, 6, 1, 2), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2, 2))
-        self.layer3 = nn.Sequential(nn.Conv2d(c, c, 5, 1, 2), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.layer1 = nn.Sequential(
+            nn.Conv2d(ci, c, 4, 2, 1), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2, 2)
+        )
+        self.layer2 = nn.Sequential(
+            nn.Conv2d(c, c, 6, 1, 2), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2, 2)
+        )
+        self.layer3 = nn.Sequential(
+            nn.Conv2d(c, c, 5, 1, 2), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2, 2)
+        )
         self.dropout = nn.Dropout(cfg.dropout)
         self.image_size = image_size
         self.n_features = self.feature_shape(image_size).numel()

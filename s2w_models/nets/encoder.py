@@ -22,8 +22,13 @@ from .cnn import VisualCNN
 
 
 class SequenceEncoder(nn.Module):
-    def __init__(self, cfg: EncoderConfig | None = None, cnn_cfg: CNNConfig | None = None,
-                 frames_per_clip: int = 30, image_size: int = 100):
+    def __init__(
+        self,
+        cfg: EncoderConfig | None = None,
+        cnn_cfg: CNNConfig | None = None,
+        frames_per_clip: int = 30,
+        image_size: int = 100,
+    ):
         super().__init__()
         cfg = cfg or EncoderConfig()
         self.cfg = cfg
@@ -54,8 +59,13 @@ class SequenceEncoder(nn.Module):
             v = state.transpose(0, 1).reshape(frames.shape[0], -1)
         else:
             h, c = state
-            v = torch.cat([h.transpose(0, 1).reshape(frames.shape[0], -1),
-                           c.transpose(0, 1).reshape(frames.shape[0], -1)], dim=1)
+            v = torch.cat(
+                [
+                    h.transpose(0, 1).reshape(frames.shape[0], -1),
+                    c.transpose(0, 1).reshape(frames.shape[0], -1),
+                ],
+                dim=1,
+            )
         return v, state
 
     def embed(self, frames: torch.Tensor) -> torch.Tensor:

@@ -39,8 +39,9 @@ def linear_quantize(x: torch.Tensor, q_levels: int) -> tuple[torch.Tensor, torch
     return q.clamp_(0, q_levels - 1), lo.squeeze(-1).float(), hi.squeeze(-1).float()
 
 
-def linear_dequantize(codes: torch.Tensor, q_levels: int, lo: torch.Tensor | None = None,
-                      hi: torch.Tensor | None = None) -> torch.Tensor:
+def linear_dequantize(
+    codes: torch.Tensor, q_levels: int, lo: torch.Tensor | None = None, hi: torch.Tensor | None = None
+) -> torch.Tensor:
     """Inverse of `linear_quantize` (to the centre of each level); without lo/hi: q/(Q/2) - 1 in [-1, 1)."""
     c = codes.to(torch.float32)
     if lo is None or hi is None:

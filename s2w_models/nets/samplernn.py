@@ -116,8 +116,16 @@ class LearnedUpsampling(nn.Module):
 class FrameTier(nn.Module):
     """One frame-level tier: input_expand (per-frame linear, WN) + upper conditioning -> GRU -> upsampling."""
 
-    def __init__(self, frame_size: int, n_frame_samples: int, dim: int, n_rnn: int, learn_h0: bool = True,
-                 weight_norm: bool = True, gate_cond_dim: int = 0):
+    def __init__(
+        self,
+        frame_size: int,
+        n_frame_samples: int,
+        dim: int,
+        n_rnn: int,
+        learn_h0: bool = True,
+        weight_norm: bool = True,
+        gate_cond_dim: int = 0,
+    ):
         super().__init__()
         self.frame_size = frame_size
         self.n_frame_samples = n_frame_samples
@@ -134,8 +142,13 @@ class FrameTier(nn.Module):
             self.register_buffer("h0", torch.zeros(n_rnn, dim))
         self.upsampling = LearnedUpsampling(dim, frame_size, weight_norm)
 
-    def forward(self, prev_samples: torch.Tensor, upper: torch.Tensor | None, h: torch.Tensor,
-                v: torch.Tensor | None = None):
+    def forward(
+        self,
+        prev_samples: torch.Tensor,
+        upper: torch.Tensor | None,
+        h: torch.Tensor,
+        v: torch.Tensor | None = None,
+    ):
         """prev_samples (B, T, n_frame_samples) in frame-input scale, upper (B, T, dim) or None,
         h (n_rnn, B, dim) -> (conditioning (B, T * frame_size, dim), h)."""
         w = self.input_expand.weight.squeeze(-1)
@@ -145,8 +158,13 @@ class FrameTier(nn.Module):
         out, h = self.rnn(x, h, v)
         return self.upsampling(out), h
 
-    def step(self, prev_samples: torch.Tensor, upper: torch.Tensor | None, h: torch.Tensor,
-             v: torch.Tensor | None = None):
+    def step(
+        self,
+        prev_samples: torch.Tensor,
+        upper: torch.Tensor | None,
+        h: torch.Tensor,
+        v: torch.Tensor | None = None,
+    ):
         """One frame: prev_samples (B, n_frame_samples), upper (B, dim) or None -> ((B, frame_size, dim), h)."""
         return self.forward(prev_samples.unsqueeze(1), None if upper is None else upper.unsqueeze(1), h, v)
 
@@ -196,7 +214,9 @@ class SampleLevelMLP(nn.Module):
         if not use_tables:
             emb = self.embedding(codes).transpose(1, 2)  # (B, Q, T + k - 1)
             return F.conv1d(emb, self.input.weight).transpose(1, 2)
-        tables = self._tables if self._tables is not None and not torch.is_grad_enabled() else self.input_tables()
+        tables = (
+            self._tables if self._tables is not None and not torch.is_grad_enabled() else self.input_tables()
+        )
         idx = codes.unfold(1, k, 1) + torch.arange(k, device=codes.device) * q  # (B, T, k)
         out = F.embedding_bag(idx.reshape(-1, k), tables.reshape(k * q, self.dim), mode="sum")
         return out.reshape(b, t, self.dim)
@@ -241,8 +261,11 @@ class ConditionalSampleRNN(nn.Module):
             for f, nfs in zip(self.frame_sizes, ns)
         )
         self.mlp = SampleLevelMLP(self.frame_sizes[0], cfg.dim, cfg.q_levels, cfg.weight_norm)
-        self.h0_proj = (nn.Linear(cond_dim, cfg.n_rnn * cfg.dim)
-                        if cfg.conditioning in ("h0", "both") and cond_dim > 0 else None)
+        self.h0_proj = (
+            nn.Linear(cond_dim, cfg.n_rnn * cfg.dim)
+            if cfg.conditioning in ("h0", "both") and cond_dim > 0
+            else None
+        )
         self.gates = gates
         self.quantizer = Quantizer(cfg.quantization, cfg.q_levels)
 
