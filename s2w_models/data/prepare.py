@@ -572,7 +572,7 @@ def label_table(source: str | Path, seconds: int = 3, durations: dict[str, float
                 if m.name in durations:
                     log(f"note: {m.name}: --durations ignored, the video says {duration:g} s")
             elif m.name in durations:
-                duration, origin = float(durations[m.name]), "--durations"
+                duration, origin = float(durations[m.name]), "given"
             else:
                 duration, origin = ann.end, "annotation end"
             labels = splice_labels(ann, duration, seconds, short_annotations)
