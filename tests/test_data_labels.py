@@ -92,13 +92,13 @@ def test_label_rule_details():
     assert rows[2]["valence"] == -0.001
     # past the end: the last row is reused ("extend"), dropped ("truncate") or rejected ("error")
     short = _ann(np.r_[np.full(75, 0.2), np.full(25, -0.3)])  # 4 s of annotation
-    rows = splice_labels(short, duration=13.0, seconds=3)
+    rows = splice_labels(short, duration=12.0, seconds=3)
     assert len(rows) == 3 and rows[2]["valence"] == -0.3 and rows[2]["past_end"] and not rows[0]["past_end"]
-    assert len(splice_labels(short, duration=13.0, seconds=3, short="truncate")) == 1
+    assert len(splice_labels(short, duration=12.0, seconds=3, short="truncate")) == 1
     with pytest.raises(DataError, match="annotation ends at"):
-        splice_labels(short, duration=13.0, seconds=3, short="error")
+        splice_labels(short, duration=12.0, seconds=3, short="error")
     with pytest.raises(UsageError):
-        splice_labels(short, duration=13.0, short="nope")
+        splice_labels(short, duration=12.0, short="nope")
 
 
 @pytest.mark.parametrize("content, line, match", [

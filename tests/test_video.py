@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2w_eval.errors import DataError
+from s2w_eval.errors import DataError, UsageError
 from s2w_eval.io.video import (
     hsv_to_rgb,
     probe_video,
@@ -81,7 +81,7 @@ def test_real_scene_videos_decode_to_10fps_100x100_hsv():
         assert expected in (31, 100)  # 3.04 s scenes at 29.97 or 10 fps, 10 s scenes at 25 or 10 fps
         ts = np.array([t for t, _ in frames])
         np.testing.assert_allclose(ts, np.arange(len(ts)) / 10)
-        for t, img in frames:
+        for _t, img in frames:
             assert img.shape == (100, 100, 3) and img.dtype == np.uint8
         if info.fps not in checked_rates:  # once per frame rate (29.97, 25, 10 fps)
             checked_rates.add(info.fps)
@@ -155,7 +155,7 @@ def test_write_video_roundtrip_alignment_and_atomicity(tmp_path):
     sub = list(read_frames(out, fps=10, size=(20, 30), start=1.5, end=2.0))
     assert [round(t, 3) for t, _ in sub] == [1.5, 1.6, 1.7, 1.8, 1.9] and sub[0][1].shape == (20, 30, 3)
     # a failed write leaves nothing behind
-    with pytest.raises(Exception):
+    with pytest.raises(UsageError):
         write_video(tmp_path / "bad.mp4", [np.zeros((8, 8), np.uint8)], 10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
