@@ -221,7 +221,9 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
     def new_name(ext: str) -> str:
         return f"c{rng.bytes(8).hex()}{ext}"
 
-    for sid in order:
+    from tqdm import tqdm
+
+    for sid in tqdm(order, desc="survey clips", unit="sample", disable=None, leave=False):
         for cond in conditions:
             src = run.condition_scenes[(cond, sid)] if media == "video" else run.conditions[cond][sid]
             name = new_name(src.suffix.lower() if (media == "video" or loudness == "none") else ".wav")

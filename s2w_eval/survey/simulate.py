@@ -174,7 +174,9 @@ def power(survey_dir: str | Path, prefs: list[Preference], *, runs: int = 200, r
     import csv
     import io
 
-    for r in range(runs):
+    from tqdm import tqdm
+
+    for r in tqdm(range(runs), desc="simulated surveys", unit="survey", disable=None, leave=False):
         rows, _ = simulate_rows(key, batch, prefs, raters=n, careless=careless, none_share=none_share,
                                 seed=seed + r)
         text = rows_to_csv(rows, header)
