@@ -221,7 +221,7 @@ def tiny() -> Config:
             seq_len=256,
             ckpt_every=20,
             threads=1,
-            cnn=StageConfig(epochs=4, batch_size=4, lr=3e-3, weight_decay=1e-4, patience=3),
+            cnn=StageConfig(epochs=8, batch_size=2, lr=1e-2, weight_decay=1e-4, patience=3),
             encoder=StageConfig(epochs=2, batch_size=4, lr=3e-3, patience=2, crop_samples=512),
             scene2wav=StageConfig(epochs=2, batch_size=4, lr=3e-3, patience=2, crop_samples=2048),
         ),

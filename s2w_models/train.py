@@ -38,7 +38,8 @@ from s2w_eval.errors import DataError, UsageError
 from s2w_eval.results import atomic_write_json, provenance, rows_to_csv
 
 from .checkpoint import load_model, read_checkpoint, save_checkpoint
-from .config import STAGES, Config, apply_overrides, preset as get_preset
+from .config import STAGES, Config, apply_overrides
+from .config import preset as get_preset
 from .nets import ConvSeq2Seq, Scene2Wav, VisualCNN
 from .nets.quantize import q_zero
 from .nets.samplernn import ConditionalSampleRNN
@@ -541,6 +542,7 @@ def run_stage(
     amp: bool = False,
     progress: bool = True,
     init: str | Path | None = None,
+    resume_overrides: dict[str, Any] | list[str] | None = None,
     _interrupt_after: int | None = None,
 ) -> dict[str, Any]:
     """Train one stage on the given datasets; returns the stage summary (also written to summary.json)."""
@@ -561,7 +563,8 @@ def run_stage(
         payload = read_checkpoint(last)
         if "train_state" not in payload:
             raise DataError("checkpoint has no training state to resume from", last)
-        cfg = Config.from_dict(payload["config"])
+        # the stored config rebuilds the run; only `train.*` overrides (epochs, max_steps, patience, ...) apply
+        cfg = apply_overrides(Config.from_dict(payload["config"]), _train_only(resume_overrides))
     elif resume and dist.main:
         print(f"note: nothing to resume in {folder}; starting {stage} from scratch")
     cfg = cfg.copy().validate()
@@ -585,6 +588,7 @@ def run_stage(
         ts = payload["train_state"]
         for k, v in ts["loop"].items():
             setattr(st, k, v)
+        st.done = False  # the limits may have been raised (--set train.<stage>.epochs=...)
         for k, opt in runner.optimizers.items():
             opt.load_state_dict(ts["optimizers"][k])
         _set_rng_state(ts["rng"][dist.rank] if isinstance(ts["rng"], list) else ts["rng"])
@@ -760,6 +764,14 @@ def run_stage(
     return summary
 
 
+def _train_only(overrides) -> list[str] | dict[str, Any]:
+    if not overrides:
+        return []
+    if isinstance(overrides, dict):
+        return {k: v for k, v in overrides.items() if k.startswith("train.")}
+    return [o for o in overrides if o.strip().startswith("train.")]
+
+
 def make_config(preset: str = "tiny", overrides=None, meta: dict[str, Any] | None = None) -> Config:
     cfg = get_preset(preset)
     if meta:
@@ -816,6 +828,7 @@ def train_stage(
             amp=amp,
             progress=progress,
             init=init if stage != "all" else None,
+            resume_overrides=overrides,
             _interrupt_after=_interrupt_after,
         )
         if out[s]["status"] == "interrupted":
