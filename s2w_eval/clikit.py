@@ -62,7 +62,9 @@ def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-def parse_list(value: str | None, allowed: Sequence[str] | None = None, what: str = "value") -> list[str] | None:
+def parse_list(
+    value: str | None, allowed: Sequence[str] | None = None, what: str = "value"
+) -> list[str] | None:
     """'a,b' -> ['a', 'b']; with `allowed`, an unknown name is a usage error that suggests the closest."""
     if value is None:
         return None
@@ -70,8 +72,9 @@ def parse_list(value: str | None, allowed: Sequence[str] | None = None, what: st
     if allowed is not None:
         for item in items:
             if item not in allowed:
-                raise click.BadParameter(f"unknown {what} {item!r}{did_you_mean(item, allowed)}; "
-                                         f"choose from {', '.join(allowed)}")
+                raise click.BadParameter(
+                    f"unknown {what} {item!r}{did_you_mean(item, allowed)}; choose from {', '.join(allowed)}"
+                )
     return items
 
 

@@ -129,7 +129,9 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def atomic_write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Path:
+def atomic_write_csv(
+    path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+) -> Path:
     return atomic_write_text(path, rows_to_csv(rows, columns))
 
 
@@ -144,7 +146,19 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-_PACKAGES = ("numpy", "scipy", "torch", "librosa", "soundfile", "soxr", "av", "pandas", "music21", "cdpam", "dpam")
+_PACKAGES = (
+    "numpy",
+    "scipy",
+    "torch",
+    "librosa",
+    "soundfile",
+    "soxr",
+    "av",
+    "pandas",
+    "music21",
+    "cdpam",
+    "dpam",
+)
 
 
 def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str | None]:

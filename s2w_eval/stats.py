@@ -19,8 +19,9 @@ class Interval:
     level: float = 0.95
 
 
-def bootstrap_ci(values, statistic=np.mean, n_resamples: int = 10_000, level: float = 0.95,
-                 seed: int = 0) -> Interval:
+def bootstrap_ci(
+    values, statistic=np.mean, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0
+) -> Interval:
     """Percentile bootstrap CI of `statistic` over `values` (seeded, reproducible)."""
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -71,7 +72,9 @@ def paired_wilcoxon(a, b, lower_is_better: bool = True) -> PairedComparison:
     if np.count_nonzero(d) < 2:
         return PairedComparison(int(a.size), a_wins, b_wins, ties, math.nan, math.nan, "wilcoxon")
     res = _st.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
-    return PairedComparison(int(a.size), a_wins, b_wins, ties, float(res.statistic), float(res.pvalue), "wilcoxon")
+    return PairedComparison(
+        int(a.size), a_wins, b_wins, ties, float(res.statistic), float(res.pvalue), "wilcoxon"
+    )
 
 
 def sign_test(wins: int, losses: int) -> float:
@@ -149,8 +152,9 @@ class BradleyTerryResult:
         return [self.items[i] for i in order]
 
 
-def bradley_terry_bootstrap(group_wins, items, n_resamples: int = 2000, level: float = 0.95, seed: int = 0,
-                            prior: float = 0.1) -> BradleyTerryResult:
+def bradley_terry_bootstrap(
+    group_wins, items, n_resamples: int = 2000, level: float = 0.95, seed: int = 0, prior: float = 0.1
+) -> BradleyTerryResult:
     """Bradley-Terry scores with percentile-bootstrap CIs, resampling whole groups (e.g. raters).
 
     `group_wins` is [groups, k, k]: one win matrix per rater, so the CI honours that a rater's answers are
@@ -169,8 +173,14 @@ def bradley_terry_bootstrap(group_wins, items, n_resamples: int = 2000, level: f
         boot = bradley_terry(np.einsum("bg,gij->bij", counts, g), prior=prior)
         alpha = (1.0 - level) / 2.0
         lo, hi = np.quantile(boot, [alpha, 1.0 - alpha], axis=0)
-    return BradleyTerryResult(tuple(items), tuple(float(v) for v in est), tuple(float(v) for v in lo),
-                              tuple(float(v) for v in hi), level, int(n_resamples))
+    return BradleyTerryResult(
+        tuple(items),
+        tuple(float(v) for v in est),
+        tuple(float(v) for v in lo),
+        tuple(float(v) for v in hi),
+        level,
+        int(n_resamples),
+    )
 
 
 def fleiss_kappa(counts) -> float:

@@ -16,7 +16,20 @@ import numpy as np
 
 from ..errors import DataError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".mp4", ".mkv", ".webm", ".aiff", ".aif")
+AUDIO_EXTENSIONS = (
+    ".wav",
+    ".flac",
+    ".ogg",
+    ".mp3",
+    ".m4a",
+    ".aac",
+    ".opus",
+    ".mp4",
+    ".mkv",
+    ".webm",
+    ".aiff",
+    ".aif",
+)
 _SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 
@@ -41,7 +54,9 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, AudioInfo]:
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises its own RuntimeError subclasses
-        raise DataError(f"unreadable audio ({exc})", path, "check that the file is a valid audio file") from exc
+        raise DataError(
+            f"unreadable audio ({exc})", path, "check that the file is a valid audio file"
+        ) from exc
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -57,22 +72,31 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, AudioInfo]:
     return data, AudioInfo(str(path), int(sr), int(data.shape[1]), int(data.shape[0]), str(info.subtype))
 
 
-_WAV_BYTES = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
-
-
 def _check_wav_size(path: Path, info) -> None:
-    """libsndfile quietly shortens a WAV whose data chunk is cut off; compare the header with the file size."""
-    width = _WAV_BYTES.get(info.subtype)
-    if width is None:
-        return
-    expected = info.frames * info.channels * width
+    """libsndfile quietly shortens a WAV whose data chunk is cut off; compare the RIFF header with the file."""
+    import struct
+
     size = os.path.getsize(path)
-    if size < expected:  # the header alone is >= 44 bytes, so a complete file is always larger
-        raise DataError(
-            f"truncated WAV: {size} bytes on disk, the header promises {expected} bytes of samples",
-            path,
-            "re-export the file",
-        )
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return  # RF64 / other variants: trust libsndfile
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            cid, csize = struct.unpack("<4sI", fh.read(8))
+            if cid == b"data":
+                if csize in (0, 0xFFFFFFFF):  # streamed writer that never filled in the size
+                    return
+                have = size - (pos + 8)
+                if have < csize:
+                    raise DataError(
+                        f"truncated WAV: the header promises {csize} bytes of samples, the file holds {have}",
+                        path,
+                        "re-export the file",
+                    )
+                return
+            pos += 8 + csize + (csize & 1)
 
 
 def _read_pyav(path: Path) -> tuple[np.ndarray, AudioInfo]:
@@ -81,7 +105,9 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, AudioInfo]:
     try:
         container = av.open(str(path))
     except Exception as exc:
-        raise DataError(f"unreadable media file ({exc})", path, "check that the file is a valid audio or video file") from exc
+        raise DataError(
+            f"unreadable media file ({exc})", path, "check that the file is a valid audio or video file"
+        ) from exc
     with container:
         streams = [s for s in container.streams if s.type == "audio"]
         if not streams:
@@ -107,7 +133,9 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, AudioInfo]:
     if not chunks:
         raise DataError("empty audio: no samples decoded", path, "give a file that contains audio")
     data = np.concatenate(chunks, axis=0)
-    return data, AudioInfo(str(path), int(sr), int(data.shape[1]), int(data.shape[0]), f"pyav:{stream.codec_context.name}")
+    return data, AudioInfo(
+        str(path), int(sr), int(data.shape[1]), int(data.shape[0]), f"pyav:{stream.codec_context.name}"
+    )
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, AudioInfo]:
@@ -134,6 +162,21 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, AudioInfo]:
         data, info = _read_pyav(path)
     validate_samples(data, path)
     return data, info
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """The file's native rate, channels and length from its header (cheap; no decoding for soundfile formats)."""
+    path = Path(path)
+    if path.suffix.lower() in _SOUNDFILE_EXTENSIONS:
+        import soundfile as sf
+
+        try:
+            i = sf.info(str(path))
+            return AudioInfo(str(path), int(i.samplerate), int(i.channels), int(i.frames), str(i.subtype))
+        except Exception:
+            pass
+    _, info = read_audio(path)
+    return info
 
 
 def validate_samples(data: np.ndarray, path: str | Path) -> None:

@@ -24,8 +24,16 @@ from ..errors import DataError, Problem, UsageError
 from .audio import AUDIO_EXTENSIONS
 
 EMOTIONS = ("positive", "negative")
-_EMOTION_ALIASES = {"positive": "positive", "pos": "positive", "+": "positive", "1": "positive",
-                    "negative": "negative", "neg": "negative", "-": "negative", "0": "negative"}
+_EMOTION_ALIASES = {
+    "positive": "positive",
+    "pos": "positive",
+    "+": "positive",
+    "1": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "-": "negative",
+    "0": "negative",
+}
 RESERVED_DIRS = ("scenes",)
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 
@@ -98,12 +106,18 @@ def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:
             continue
         emo = normalise_emotion(row.get("emotion", ""))
         if emo is None:
-            problems.append(Problem(
-                str(path), f"line {lineno}: sample {sid!r} has emotion {row.get('emotion')!r}",
-                "use 'positive' or 'negative'"))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"line {lineno}: sample {sid!r} has emotion {row.get('emotion')!r}",
+                    "use 'positive' or 'negative'",
+                )
+            )
             continue
         if sid in seen:
-            problems.append(Problem(str(path), f"line {lineno}: duplicate sample id {sid!r} (first row kept)"))
+            problems.append(
+                Problem(str(path), f"line {lineno}: duplicate sample id {sid!r} (first row kept)")
+            )
             continue
         seen.add(sid)
         extra = {k: v for k, v in row.items() if k not in ("sample", "emotion")}
@@ -114,15 +128,20 @@ def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:
 
 
 def _media_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in extensions)
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in extensions
+    )
 
 
 def load_run(root: str | Path, name: str | None = None) -> Run:
     root = Path(root)
     samples_csv = root / "samples.csv"
     if not samples_csv.is_file():
-        raise UsageError("not a run: no samples.csv", root, "point at a folder laid out as DESIGN.md section 3")
+        raise UsageError(
+            "not a run: no samples.csv", root, "point at a folder laid out as DESIGN.md section 3"
+        )
     samples, problems = read_samples_csv(samples_csv)
     ids = {s.id for s in samples}
     conditions: dict[str, dict[str, Path]] = {}
@@ -138,12 +157,22 @@ def load_run(root: str | Path, name: str | None = None) -> Run:
         for f in files:
             sid = f.stem
             if sid in by_id:
-                problems.append(Problem(str(f), f"duplicate id {sid!r} in condition {folder.name!r} "
-                                                f"(also {by_id[sid].name}); the first is used"))
+                problems.append(
+                    Problem(
+                        str(f),
+                        f"duplicate id {sid!r} in condition {folder.name!r} "
+                        f"(also {by_id[sid].name}); the first is used",
+                    )
+                )
                 continue
             if sid not in ids:
-                problems.append(Problem(str(f), f"orphan file: sample {sid!r} is not in samples.csv",
-                                        "add it to samples.csv or remove the file"))
+                problems.append(
+                    Problem(
+                        str(f),
+                        f"orphan file: sample {sid!r} is not in samples.csv",
+                        "add it to samples.csv or remove the file",
+                    )
+                )
                 continue
             by_id[sid] = f
         for j in jsons:
@@ -161,8 +190,11 @@ def load_run(root: str | Path, name: str | None = None) -> Run:
             sidecars[(folder.name, sid)] = meta
         for s in samples:
             if s.id not in by_id:
-                problems.append(Problem(str(folder / f"{s.id}.wav"),
-                                        f"sample {s.id!r} missing in condition {folder.name!r}"))
+                problems.append(
+                    Problem(
+                        str(folder / f"{s.id}.wav"), f"sample {s.id!r} missing in condition {folder.name!r}"
+                    )
+                )
         conditions[folder.name] = by_id
     scenes: dict[str, Path] = {}
     condition_scenes: dict[tuple[str, str], Path] = {}
@@ -172,7 +204,9 @@ def load_run(root: str | Path, name: str | None = None) -> Run:
             if f.stem in ids:
                 scenes[f.stem] = f
             else:
-                problems.append(Problem(str(f), f"orphan scene video: sample {f.stem!r} is not in samples.csv"))
+                problems.append(
+                    Problem(str(f), f"orphan scene video: sample {f.stem!r} is not in samples.csv")
+                )
         for sub in sorted(p for p in scenes_dir.iterdir() if p.is_dir()):
             for f in _media_files(sub, VIDEO_EXTENSIONS):
                 if f.stem in ids:
@@ -180,8 +214,12 @@ def load_run(root: str | Path, name: str | None = None) -> Run:
     return Run(root, name or root.name, samples, conditions, sidecars, scenes, condition_scenes, problems)
 
 
-def find_runs(paths: list[str | Path]) -> list[Run]:
-    """Every run (folder holding samples.csv) at or below each path, with unique names."""
+def find_runs(paths: list[str | Path], problems: list[Problem] | None = None) -> list[Run]:
+    """Every run (folder holding samples.csv) at or below each path, with unique names.
+
+    With `problems` given, a run whose samples.csv is unusable is reported there and skipped, so the other
+    runs are still processed; without it, the DataError is raised.
+    """
     roots: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -190,11 +228,17 @@ def find_runs(paths: list[str | Path]) -> list[Run]:
         if (p / "samples.csv").is_file():
             roots.append(p)
             continue
-        found = sorted(q.parent for q in p.rglob("samples.csv")
-                       if not any(part.startswith(".") for part in q.relative_to(p).parts))
+        found = sorted(
+            q.parent
+            for q in p.rglob("samples.csv")
+            if not any(part.startswith(".") for part in q.relative_to(p).parts)
+        )
         if not found:
-            raise UsageError("no run found (no samples.csv at or below this folder)", p,
-                             "point at a run folder laid out as DESIGN.md section 3")
+            raise UsageError(
+                "no run found (no samples.csv at or below this folder)",
+                p,
+                "point at a run folder laid out as DESIGN.md section 3",
+            )
         roots.extend(found)
     seen: set[Path] = set()
     unique = []
@@ -209,5 +253,10 @@ def find_runs(paths: list[str | Path]) -> list[Run]:
         name = r.name
         if names.count(name) > 1:  # same folder name twice: qualify with the parent
             name = f"{r.parent.name}-{r.name}"
-        runs.append(load_run(r, name))
+        try:
+            runs.append(load_run(r, name))
+        except DataError as exc:
+            if problems is None:
+                raise
+            problems.append(Problem.from_error(exc))
     return runs

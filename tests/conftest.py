@@ -1,0 +1,55 @@
+"""Shared fixtures: the real data folder, small generated runs, one CDPAM model per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not found at {SHARED_DATA} (a fresh clone has no ../shared/data)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One embedding cache for the whole session: identical clips are embedded once across tests."""
+    return tmp_path_factory.mktemp("s2w-cache")
+
+
+@pytest.fixture(scope="session")
+def cdpam_metric():
+    from s2w_eval.features.cdpam import CDPAMMetric
+
+    return CDPAMMetric()
+
+
+def tone(freq: float, seconds: float, sr: int = 16000, seed: int = 0, noise: float = 0.01) -> np.ndarray:
+    """A decaying harmonic tone with a little noise: deterministic for (freq, seconds, sr, seed)."""
+    t = np.arange(int(seconds * sr)) / sr
+    rng = np.random.default_rng(seed)
+    x = sum((0.5 / k) * np.sin(2 * np.pi * freq * k * t) for k in (1, 2, 3)) * np.exp(-1.5 * t)
+    x = x + noise * rng.standard_normal(t.size)
+    return (0.8 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+def make_run(root: Path, samples: dict[str, str], conditions=("target", "baseline", "scene2wav"),
+             seconds: float = 0.5, sr: int = 16000) -> Path:
+    """A run in DESIGN.md section 3's layout with a distinct tone per (condition, sample)."""
+    from s2w_eval.io.audio import write_wav
+
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["sample,emotion"] + [f"{s},{e}" for s, e in samples.items()]
+    (root / "samples.csv").write_text("\n".join(lines) + "\n")
+    for ci, cond in enumerate(conditions):
+        for si, s in enumerate(samples):
+            write_wav(root / cond / f"{s}.wav", tone(220.0 * (1 + 0.25 * si) * (1 + 0.07 * ci), seconds, sr,
+                                                     seed=10 * si + ci), sr)
+    return root
