@@ -173,12 +173,13 @@ def split_movies(names: Sequence[str], policy: str = "auto", source: Path | None
     return {n: "train" for n in names}, "single movie: test = its last 20 % of splices"
 
 
-def assign_splits(rows: list[dict[str, Any]], movie_split: dict[str, str], val_fraction: float) -> None:
-    """Set row['split']: the movie's split; val = the last `val_fraction` of each train movie (contiguous)."""
+def assign_splits(rows: list[dict[str, Any]], movie_split: dict[str, str], val_fraction: float,
+                  carve_test: bool = False) -> None:
+    """Set row['split']: the movie's split; val = the last `val_fraction` of each train movie (contiguous);
+    `carve_test`: a single train movie also gives its last 20 % to test (before val)."""
     by_movie: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_movie.setdefault(r["movie"], []).append(r)
-    only_train = all(v == "train" for v in movie_split.values())
     for movie, mrows in by_movie.items():
         mrows.sort(key=lambda r: r["start_s"])
         split = movie_split.get(movie, "train")
@@ -187,7 +188,7 @@ def assign_splits(rows: list[dict[str, Any]], movie_split: dict[str, str], val_f
         if split != "train":
             continue
         n = len(mrows)
-        n_test = int(round(0.2 * n)) if only_train and len(by_movie) == 1 else 0
+        n_test = int(round(0.2 * n)) if carve_test and len(by_movie) == 1 else 0
         n_val = int(round(val_fraction * n)) if n >= 2 else 0
         if val_fraction > 0 and n_val == 0 and n >= 3:
             n_val = 1
@@ -394,6 +395,8 @@ def prepare_clips(csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool 
         video = (csv_path.parent / file).resolve()
         name = Path(file).stem
         try:
+            if not video.is_file():
+                raise DataError("clip file not found", video, f"fix the file column of {csv_path.name}")
             blocks = []
             for line, rec in recs:
                 try:
@@ -478,7 +481,7 @@ def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int =
             split_rule = "clips CSV split column"
         else:
             movie_split, split_rule = split_movies(names, split, None)
-            assign_splits(rows, movie_split, val_fraction)
+            assign_splits(rows, movie_split, val_fraction, carve_test=split_rule.startswith("single movie"))
         for r in rows:
             r.pop("csv_split", None)
         result.rows = rows
@@ -504,7 +507,7 @@ def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int =
             (result.reused if marker["reused"] else result.prepared).append(movie.name)
             result.notes.extend(marker.get("notes", []))
             result.rows.extend(dict(r) for r in marker["rows"])
-        assign_splits(result.rows, movie_split, val_fraction)
+        assign_splits(result.rows, movie_split, val_fraction, carve_test=split_rule.startswith("single movie"))
     for r in result.rows:
         r.pop("k", None)
     result.rows.sort(key=lambda r: (r["movie"], r["start_s"]))
