@@ -16,6 +16,18 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TABLE3_TOLERANCE = 0.03
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """These tests check values, not speed: one intra-op thread keeps their runtime steady on a loaded 2-core
+    machine (OpenMP threads spinning against other processes made them 5-10x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def dpam():
     from s2w_eval.features.dpam import DPAMMetric
@@ -244,3 +256,20 @@ def test_paper_table3_reproduced_paper2020_loader(dpam):
             keys.append((r["sample"], condition))
             pairs.append((metric.load(root / condition / f"{r['sample']}.wav"), target))
     check_table3(dict(zip(keys, metric.pair_distances(pairs))), rows)
+
+
+def test_paper_table3_through_the_cli(tmp_path, capsys):
+    from s2w_eval.cli import cli
+    from s2w_eval.clikit import run_main
+
+    root, rows = _paper_table3()
+    args = ["pam", str(root), "--metric", "dpam", "--dpam-loader", "paper2020"]
+    code = run_main(cli, [*args, "--out", str(tmp_path), "--quiet", "--no-cache"])
+    assert code == 0, capsys.readouterr().err
+    with open(tmp_path / root.name / "pam.csv", newline="") as fh:
+        scored = list(csv.DictReader(fh))
+    assert {r["metric"] for r in scored} == {"dpam-scratch/paper2020"}
+    assert {r["loader"] for r in scored} == {"paper2020"}
+    assert len(scored) == 20
+    check_table3({(r["sample"], r["condition"]): float(r["distance"]) for r in scored}, rows)
+    assert "dpam-scratch/paper2020" in capsys.readouterr().out  # the Table 3-shaped console output
