@@ -34,7 +34,7 @@ from s2w_eval import __version__
 from s2w_eval.errors import DataError, Problem, UsageError
 from s2w_eval.results import atomic_write_bytes, atomic_write_csv, atomic_write_json, provenance, sha256_file
 
-from .sampler import FoldedSampleRNN, FoldedTier, sample
+from .sampler import FoldedSampleRNN, FoldedTier, cpu_threads, sample, small_work_threads
 
 MODELS = ("scene2wav", "baseline")
 REFERENCE = "target"
@@ -148,7 +148,9 @@ class BaselineGenerator:
 
     def __call__(self, frames: torch.Tensor, n_samples: int, seeds: Sequence[int], temperature: float = 1.0,
                  top_k: int | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        with torch.inference_mode():
+        hidden = self.model.encoder.cfg.hidden
+        small = small_work_threads(hidden, frames.shape[0]) if self.device.type == "cpu" else None
+        with torch.inference_mode(), cpu_threads(small):
             frames = frames.to(self.device)
             v = self.model.encoder.embed(frames)
             wave = self.model.generate(v, n_samples)

@@ -19,6 +19,7 @@ distribution per step (the same model, in float32) with far less work (docs/perf
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -116,6 +117,25 @@ class FoldedSampleRNN:
         return {"total": int(total), "per_step": int(per_step)}
 
 
+@contextmanager
+def cpu_threads(n: int | None):
+    """Temporarily run torch's CPU ops on `n` intra-op threads (None: unchanged)."""
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def small_work_threads(width: int, batch: int) -> int | None:
+    """1 thread when a step's matrices (batch x width x width) are too small to share out, else None."""
+    return 1 if batch * width * width < (1 << 21) else None
+
+
 def clip_generators(seeds: Sequence[int], device: torch.device | str = "cpu") -> list[torch.Generator]:
     gens = []
     for s in seeds:
@@ -166,6 +186,7 @@ def sample(
     forced: torch.Tensor | None = None,
     progress: Callable[[int], None] | None = None,
     v: torch.Tensor | None = None,
+    threads: int | None = None,
 ) -> SampleResult:
     """Draw `length` codes for each of B clips.
 
@@ -173,7 +194,18 @@ def sample(
     seeds: one per clip. forced: (B, length) codes to feed instead of sampling (teacher forcing, for checks;
     logp is then the model's log-probability of the forced codes). progress(n) is called with the number of
     new samples per clip after every block. v: (B, cond_dim), needed when a tier is conditioned in its gates.
+    threads: intra-op CPU threads while sampling (default: 1 when a step's matrices are too small to share out,
+    where thread synchronisation costs more than it saves, especially on a busy machine; else torch's setting).
     """
+    if threads is None:
+        threads = small_work_threads(model.tiers[-1].dim, len(seeds))
+    if model.mlp_table.device.type != "cpu":
+        threads = None
+    with cpu_threads(threads):
+        return _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, forced, progress, v)
+
+
+def _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, forced, progress, v) -> SampleResult:
     if length % model.hop:
         raise ValueError(f"length {length} is not a multiple of the top tier's frame ({model.hop})")
     bsz = len(seeds)
