@@ -483,26 +483,28 @@ def rgb_to_hsv(rgb: np.ndarray, dtype=np.float64) -> np.ndarray:
     arr = np.asarray(rgb)
     if arr.shape[-1] != 3:
         raise UsageError(f"rgb_to_hsv: last axis must be 3 (RGB), got shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float64) / 255.0
+    c = [arr[..., i] for i in range(3)]
+    hi = np.maximum(np.maximum(c[0], c[1]), c[2])
+    lo = np.minimum(np.minimum(c[0], c[1]), c[2])
+    # which rule: later rules win on ties (blue over green over red); exact on the raw values
+    is_b = c[2] == hi
+    is_g = (c[1] == hi) & ~is_b
+    if arr.dtype == np.uint8:  # skimage's img_as_float: x / 255 (max/min commute with it exactly)
+        r, g, b = (x / 255.0 for x in c)
+        v, mn = hi / 255.0, lo / 255.0
     else:
-        arr = arr.astype(np.float64, copy=False)
-    r, g, b = arr[..., 0], arr[..., 1], arr[..., 2]
-    v = arr.max(axis=-1)
-    delta = v - arr.min(axis=-1)
+        r, g, b = (x.astype(np.float64, copy=False) for x in c)
+        v, mn = hi.astype(np.float64, copy=False), lo.astype(np.float64, copy=False)
+    delta = v - mn
     zero = delta == 0.0
     safe = np.where(zero, 1.0, delta)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.where(zero, 0.0, delta / np.where(v == 0.0, 1.0, v))
-    h = np.zeros_like(v)
-    idx = r == v
-    h = np.where(idx, (g - b) / safe, h)
-    idx = g == v
-    h = np.where(idx, 2.0 + (b - r) / safe, h)
-    idx = b == v
-    h = np.where(idx, 4.0 + (r - g) / safe, h)
-    h = (h / 6.0) % 1.0
-    h = np.where(zero, 0.0, h)
+    s = np.divide(delta, v, out=np.zeros_like(delta), where=~zero)
+    num = np.where(is_b, r - g, np.where(is_g, b - r, g - b))
+    off = np.where(is_b, 4.0, np.where(is_g, 2.0, 0.0))
+    h = off + num / safe
+    h /= 6.0
+    h %= 1.0
+    h[zero] = 0.0
     out = np.stack([h, s, v], axis=-1)
     return out.astype(dtype, copy=False)
 
