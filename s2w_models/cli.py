@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "train": "s2w_models.cli_train:train",
     "describe": "s2w_models.cli_train:describe",
     "generate": "s2w_models.cli_generate:generate",
+    "quickstart": "s2w_models.cli_quickstart:quickstart",
 }
 
 
