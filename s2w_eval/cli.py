@@ -12,6 +12,7 @@ from .clikit import LazyGroup, main_factory
 
 COMMANDS = {
     "pam": "s2w_eval.cli_pam:pam",
+    "chords": "s2w_eval.cli_chords:chords",
     "survey": "s2w_eval.cli_survey:survey",
     "protocol": "s2w_eval.cli_protocol:protocol",
     "report": "s2w_eval.cli_report:report",

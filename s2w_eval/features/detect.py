@@ -302,6 +302,12 @@ def get_method(name: str) -> Method:
     return m
 
 
+def silent_detection(method: str, params: Mapping[str, Any] | None, duration: float) -> Detection:
+    """The detection of an all-zero clip: no notes, label 0, reason 'silent'."""
+    m = get_method(method)
+    return _empty(m, m.params(params), duration, "silent")
+
+
 def detect(
     x: np.ndarray, sr: int, method: str = DEFAULT_METHOD, params: Mapping[str, Any] | None = None
 ) -> Detection:
