@@ -293,6 +293,8 @@ def test_import_npz(tmp_path):
     np.savez_compressed(bad, HSL_data=hsv, emotion=emotion)
     rows, problems = import_npz([p, bad], tmp_path / "ds", progress=False)
     assert len(problems) == 1 and "lacks the key 'audio'" in problems[0].message
+    assert run_main(cli, ["data", "import-npz", str(p), str(bad), "--out", str(tmp_path / "ds"), "--quiet"]) == 1
+    assert run_main(cli, ["data", "synth", "--out", str(tmp_path / "s"), "--minutes", "0"]) == 2
     ds = SpliceDataset(tmp_path / "ds", None)
     assert len(ds) == 5 and ds.samples.split.tolist() == ["train"] * 4 + ["val"]
     for i in range(5):
