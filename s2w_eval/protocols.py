@@ -46,6 +46,8 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "data": (False, "free-form notes on the data set the protocol applies to (source, split, ...)"),
 }
 
+CHORD_METHODS = ("nnls-hmm", "chroma-hmm", "melody-pyin")  # s2w_eval.features.detect.METHODS
+CHORD_METHOD_ALIASES = ("pyin", "melody", "nnls", "chroma")  # s2w_eval.cli_chords.METHOD_ALIASES
 PAM_METRICS = ("cdpam", "dpam", "dpam-scratch", "dpam-finetune", "dpam-linear")
 DPAM_LOADERS = ("paper2020", "modern")
 
@@ -99,6 +101,15 @@ def _choice(options: tuple[str, ...]):
     return check
 
 
+def _chord_method(v: Any) -> str | None:
+    if not isinstance(v, str) or not v.strip():
+        return f"must be a detection method name ({', '.join(CHORD_METHODS)}), got {v!r}"
+    base = v.partition("/")[0]
+    if base not in CHORD_METHODS + CHORD_METHOD_ALIASES:
+        return f"unknown chord method {v!r}{did_you_mean(base, CHORD_METHODS)}; choose from {', '.join(CHORD_METHODS)}"
+    return None
+
+
 def _subset(options: tuple[str, ...]):
     def check(v: Any) -> str | None:
         if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
@@ -124,7 +135,7 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
         "lower_is_better": _bool,
     },
     "chords": {
-        "method": _str,
+        "method": _chord_method,
         "min_note_s": _nonneg_num,
         "weighting": _choice(("set", "duration")),
         "ci_level": _level,

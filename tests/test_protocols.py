@@ -33,7 +33,7 @@ GOOD = textwrap.dedent("""\
         metrics: [cdpam, dpam]
         dpam_loader: paper2020
       chords:
-        method: pyin
+        method: nnls-hmm
     survey:
       pairs:
         - [scene2wav, baseline]
@@ -157,7 +157,8 @@ CASES = [
         "unknown pam option 'dpam_lodaer' (did you mean 'dpam_loader'?)",
         11,
     ),
-    ("method: pyin", "method: 3", "non-empty string", 13),
+    ("method: nnls-hmm", "method: 3", "detection method name", 13),
+    ("method: nnls-hmm", "method: nnls-hmn", "did you mean 'nnls-hmm'?", 13),
     (
         "- [scene2wav, baseline]",
         "- [scene2wav, baselin]",
