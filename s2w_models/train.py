@@ -588,7 +588,10 @@ def run_stage(
         ts = payload["train_state"]
         for k, v in ts["loop"].items():
             setattr(st, k, v)
-        st.done = False  # the limits may have been raised (--set train.<stage>.epochs=...)
+        # a run stopped by its limits may continue when they were raised (--set train.<stage>.epochs=...);
+        # an early-stopped run stays stopped
+        early = st.done and scfg_patience(cfg, stage) and st.bad_epochs >= scfg_patience(cfg, stage)
+        st.done = bool(early)
         for k, opt in runner.optimizers.items():
             opt.load_state_dict(ts["optimizers"][k])
         _set_rng_state(ts["rng"][dist.rank] if isinstance(ts["rng"], list) else ts["rng"])
@@ -664,6 +667,8 @@ def run_stage(
     try:
         with StopFlag() as flag:
             while not st.done and st.epoch < scfg.epochs:
+                if scfg.max_steps and st.step >= scfg.max_steps:
+                    break
                 batches = epoch_batches(len(train_ds), gbatch, cfg.train.seed, st.epoch)
                 bar = tqdm(
                     total=len(batches),
@@ -702,7 +707,15 @@ def run_stage(
                 if stopped == "interrupted":
                     break
                 # end of epoch (or step limit): validate, keep best, early stopping
-                row = {"epoch": st.epoch, "step": st.step, "train_loss": sum(losses) / max(len(losses), 1)}
+                partial = st.batch < len(
+                    batches
+                )  # stopped by max_steps mid-epoch: resume continues this epoch
+                row = {
+                    "epoch": st.epoch,
+                    "step": st.step,
+                    "train_loss": sum(losses) / max(len(losses), 1),
+                    "partial": partial,
+                }
                 if has_val and val_idx:
                     vals = runner.validate(val_ds, val_idx)
                     vals = {k: dist.mean(v) for k, v in vals.items()}
@@ -712,14 +725,15 @@ def run_stage(
                 improved = vals["val_loss"] < st.best_val
                 if improved:
                     st.best_val, st.best_epoch, st.bad_epochs = vals["val_loss"], st.epoch, 0
-                else:
+                elif not partial:
                     st.bad_epochs += 1
                 row["best"] = improved
                 row["seconds"] = round(time.time() - t0, 3)
                 st.history.append(row)
                 logger.epoch(row)
-                st.epoch += 1
-                st.batch = 0
+                if not partial:
+                    st.epoch += 1
+                    st.batch = 0
                 if scfg.patience and st.bad_epochs >= scfg.patience:
                     st.done = True
                     stopped = "early_stopped"
@@ -762,6 +776,10 @@ def run_stage(
             },
         )
     return summary
+
+
+def scfg_patience(cfg: Config, stage: str) -> int:
+    return getattr(cfg.train, stage).patience
 
 
 def _train_only(overrides) -> list[str] | dict[str, Any]:

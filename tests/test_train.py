@@ -175,3 +175,19 @@ def test_cli_describe_and_errors(tmp_path):
         run_main(cli, ["train", "all", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 1
     )
     assert run_main(cli, ["train", "scene2wav", "--data", str(tmp_path), "--out", str(tmp_path)]) == 1
+
+
+def test_max_steps_then_resume_with_raised_limit(tmp_path):
+    tr, va = MemSplices(4, seed=0), MemSplices(2, seed=1)
+    base = ["train.scene2wav.crop_samples=512", "train.scene2wav.batch_size=2", "train.scene2wav.patience=0"]
+    kw = dict(preset="tiny", datasets=(tr, va), progress=False, init="random")
+    first = train_stage("scene2wav", None, tmp_path, overrides=[*base, "train.scene2wav.max_steps=2"], **kw)
+    assert first["scene2wav"]["status"] == "max_steps" and first["scene2wav"]["steps"] == 2
+    again = train_stage(
+        "scene2wav", None, tmp_path, overrides=["train.scene2wav.max_steps=2"], resume=True, **kw
+    )
+    assert again["scene2wav"]["steps"] == 2  # limit unchanged: nothing more
+    more = train_stage(
+        "scene2wav", None, tmp_path, overrides=["train.scene2wav.max_steps=0"], resume=True, **kw
+    )
+    assert more["scene2wav"]["status"] == "completed" and more["scene2wav"]["steps"] == 8  # 2 epochs x 2 x 2
