@@ -55,7 +55,7 @@ def piano_note(
     inharm = 10 ** rng.uniform(-4.5, -3.5) * (f0 / 261.6) ** 0.5
     slope = rng.uniform(0.7, 1.5)
     y = np.zeros(n)
-    base_decay = rng.uniform(0.8, 2.5) * (f0 / 261.6) ** 0.3
+    base_decay = rng.uniform(0.6, 1.4) * (f0 / 261.6) ** 0.3  # T60 of about 5-11 s at middle C
     for k in range(1, 30):
         fk = k * f0 * np.sqrt(1 + inharm * k * k)
         if fk > 0.45 * sr:
