@@ -451,7 +451,7 @@ def _chords_section(res: RunResults) -> Section:
             for j, c in enumerate(conds):
                 r = cell.get((s, c))
                 lab = normalise_label(r.get("label")) if r else ""
-                line += [(r.get("pitch_classes", "") if r else ""), lab]
+                line += [((r.get("pitch_classes") or "(none)") if r else "missing"), lab]
                 if lab and lab == want:
                     t.bold.add((i, 3 + 2 * j))
             t.rows.append(line)
@@ -478,8 +478,51 @@ def _chords_section(res: RunResults) -> Section:
                     str(a["counts"]["-"]),
                 ]
             )
+        _bold_best(acc, 3)
         sec.blocks.append(acc)
+        # chords.json's own agreement figures, for every labelling rule it applied
+        match = [
+            m
+            for m in ((res.chords or {}).get("match") or [])
+            if isinstance(m, dict) and (not method or m.get("method") == method)
+        ]
+        if match:
+            rules = (res.chords or {}).get("label_rules") or {}
+            t = Table(
+                f"Agreement per labelling rule{mname}",
+                ["rule", "condition", "n", "agree", "share", "Wilson CI"],
+                [],
+                source=_source_note(res, "chords.json"),
+                note=" ".join(f"{k}: {v}." for k, v in rules.items() if isinstance(v, str)),
+            )
+            for m in match:
+                t.rows.append(
+                    [
+                        str(m.get("label_column", "")),
+                        str(m.get("condition", "")),
+                        str(m.get("n", "")),
+                        str(m.get("matches", "")),
+                        _pct(m.get("share")),
+                        _ci(m.get("ci_low"), m.get("ci_high"), 3),
+                    ]
+                )
+            sec.blocks.append(t)
     return sec
+
+
+def _bold_best(t: Table, col: int) -> None:
+    """Bold the highest percentage in column `col` (ties: all of them)."""
+    vals = {}
+    for i, row in enumerate(t.rows):
+        try:
+            vals[i] = float(str(row[col]).rstrip("%"))
+        except ValueError:
+            continue
+    if len(vals) > 1 and len(set(vals.values())) > 1:
+        best = max(vals.values())
+        for i, v in vals.items():
+            if v == best:
+                t.bold.add((i, col))
 
 
 def _pref_table(
