@@ -307,3 +307,23 @@ def test_real_published_audio_figures(shared_data, tmp_path):
     assert res.run_dir == run
     rep, figs = build_report(res, max_figures=2)
     assert [f.name for f in figs] == ["sample-N1.png", "sample-P1.png"] and not rep.problems
+
+
+def test_real_chords_output_is_reported(tmp_path):
+    """`s2w-eval chords` on a run, then the report: its agreement figures are the ones chords.json holds."""
+    run = make_run(tmp_path / "runs" / "tones")
+    out = tmp_path / "reports"
+    assert run_main(cli, ["chords", str(run), "--protocol", "quickstart", "--out", str(out), "-q"]) in (0, 1)
+    assert run_main(cli, ["report", str(out / "tones"), "--format", "md", "--max-figures", "0"]) == 0
+    md = (out / "tones" / "report.md").read_text()
+    import json
+
+    doc = json.loads((out / "tones" / "chords.json").read_text())
+    assert "Agreement per labelling rule" in md and "paper Tables 4-5 shape" in md
+    for m in doc["match"]:
+        line = next(
+            x
+            for x in md.splitlines()
+            if x.startswith(f"| {m['label_column']} ") and f"| {m['condition']} " in x
+        )
+        assert f"{100 * m['share']:.1f}%" in line, (m, line)
