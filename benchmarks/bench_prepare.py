@@ -3,7 +3,8 @@
 Input: one synthetic movie (`data synth`, 25 fps 120x160, stereo 22.05 kHz AAC) of --minutes minutes (10 by default,
 2 with --quick). Both sides run in a forked child of this process (so each one's peak RSS is its own), one after
 the other, on the same file:
-- s2w: `s2w_models.data.prepare.prepare` (one streaming pass for frames, one for audio, uint8 HSV shards);
+- s2w: `s2w_models.data.prepare.prepare` (one streaming pass for frames, one for audio, uint8 HSV shards written
+  with plain file writes);
 - baseline ("decode everything first", as the original moviepy pipeline did): every native frame decoded to
   RGB in one array, every audio sample in one array (load_audio, soxr one-shot), then 10 fps selection, resize
   (swscale bilinear from RGB), HSV float64 (the original's dtype), int16 audio.
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
         audio_max_lsb = int(np.abs(audio[:n].astype(np.int32) - b_audio[:n].astype(np.int32)).max())
     same = labels_equal and hsv_mean_diff < 0.02 and audio_max_lsb <= 2
     table = [
-        ["s2w (streaming, uint8 mmap shards)", s2w["splices"], f"{s2w['seconds']:.1f}",
+        ["s2w (streaming, uint8 npy shards)", s2w["splices"], f"{s2w['seconds']:.1f}",
          f"{s2w['splices'] / s2w['seconds']:.1f}", f"{s2w['peak_rss_mb']:.0f}"],
         ["baseline (whole movie in memory, float64)", base["splices"], f"{base['seconds']:.1f}",
          f"{base['splices'] / base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}"],

@@ -7,8 +7,8 @@ SOURCE layouts
   [, split]: each row's [start, end) of `file` (relative to the CSV) is cut into S-second splices that all carry
   the row's valence.
 
-Per movie, two streaming passes over the file (video, then audio), each writing straight into memory-mapped
-`.npy` shards: the memory used does not grow with the movie's length. Frames: PyAV, the frame on screen every
+Per movie, two streaming passes over the file (video, then audio), each writing straight into `.npy` shards
+(plain seek + write): the memory used does not grow with the movie's length. Frames: PyAV, the frame on screen every
 1/fps s (10 fps: 30 frames per 3 s), scaled to 100x100 (bilinear, aspect ratio not kept, as the original), HSV
 by skimage's rule (Eqs. 1-7), stored uint8 = round(HSV * 255). Audio: the first track, down-mixed ("average" of
 the channels, or "left" as the original), soxr HQ to 16 kHz, int16. A movie whose shards and marker exist and
@@ -205,9 +205,9 @@ def _quantize_hsv(rgb_stack: np.ndarray) -> np.ndarray:
     return np.rint(hsv * 255.0).astype(np.uint8).transpose(0, 3, 1, 2)
 
 
-def extract_frames(video: Path, frames_mm: np.ndarray, row0: int, n: int, offset: float, cfg: PrepareConfig,
+def extract_frames(video: Path, frames_w: NpyWriter, row0: int, n: int, offset: float, cfg: PrepareConfig,
                    progress=None) -> int:
-    """Fill frames_mm[row0:row0+n] with the splices at offset + k*S; return the number of complete splices."""
+    """Write rows row0..row0+n-1 of the frames shard with the splices at offset + k*S; return the number of complete splices."""
     F = cfg.frames_per_clip
     H, W = cfg.size
     buf = np.empty((F, H, W, 3), np.uint8)
@@ -223,7 +223,7 @@ def extract_frames(video: Path, frames_mm: np.ndarray, row0: int, n: int, offset
         buf[j] = rgb
         filled = j + 1
         if filled == F:
-            frames_mm[row0 + k] = _quantize_hsv(buf)
+            frames_w[row0 + k] = _quantize_hsv(buf)
             done += 1
             filled = 0
             if progress is not None:
@@ -231,19 +231,18 @@ def extract_frames(video: Path, frames_mm: np.ndarray, row0: int, n: int, offset
     return done
 
 
-def extract_audio(video: Path, audio_mm: np.ndarray, row0: int, n: int, offset: float, cfg: PrepareConfig) -> int:
-    """Fill audio_mm[row0:row0+n] (int16); return the number of samples that had to be zero-padded at the end."""
-    flat = audio_mm[row0: row0 + n].reshape(-1)
+def extract_audio(video: Path, audio_w: NpyWriter, row0: int, n: int, offset: float, cfg: PrepareConfig) -> int:
+    """Write rows row0..row0+n-1 of the audio shard (int16); return the number of samples missing at the end
+    (left as zeros)."""
+    base = row0 * cfg.audio_len
     pos = 0
-    total = flat.size
+    total = n * cfg.audio_len
     for chunk in read_audio_chunks(video, cfg.sample_rate, cfg.downmix, start=offset, end=offset + n * cfg.seconds):
         m = min(chunk.size, total - pos)
         if m <= 0:
             break
-        flat[pos: pos + m] = np.clip(np.rint(chunk[:m] * 32768.0), -32768, 32767).astype(np.int16)
+        audio_w.put_flat(base + pos, np.clip(np.rint(chunk[:m] * 32768.0), -32768, 32767).astype(np.int16))
         pos += m
-    if pos < total:
-        flat[pos:] = 0
     return total - pos
 
 
@@ -258,8 +257,47 @@ def _key(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+class NpyWriter:
+    """A `.npy` file of known shape written by rows with plain file writes (seek + write).
+
+    Unlike a writable memory map, written pages do not stay in the process's resident memory, so preparing a
+    movie of any length keeps the same footprint. `w[i] = x` / `w[i:j] = x` write rows; `put_flat` writes items at
+    a flat offset. Rows never written read back as zeros.
+    """
+
+    def __init__(self, path: Path, dtype, shape: tuple[int, ...]):
+        self.path, self.dtype, self.shape = Path(path), np.dtype(dtype), tuple(int(x) for x in shape)
+        self.row_items = int(np.prod(self.shape[1:])) if len(self.shape) > 1 else 1
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        np.lib.format.write_array_header_1_0(self.fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                       "fortran_order": False, "shape": self.shape})
+        self.offset = self.fh.tell()
+        self.nbytes = self.offset + self.row_items * self.shape[0] * self.dtype.itemsize
+        self.fh.truncate(self.nbytes)
+
+    def put_flat(self, item: int, values: np.ndarray) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        if item < 0 or item + values.size > self.row_items * self.shape[0]:
+            raise IndexError(f"write past the end of {self.path.name}")
+        self.fh.seek(self.offset + item * self.dtype.itemsize)
+        self.fh.write(values.tobytes())
+
+    def __setitem__(self, index, values) -> None:
+        if isinstance(index, slice):
+            start = index.start or 0
+        else:
+            start = int(index)
+        self.put_flat(start * self.row_items, np.asarray(values).reshape(-1))
+
+    def close(self) -> None:
+        if not self.fh.closed:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+
+
 class _Shard:
-    """Temp .npy memory maps renamed into place only when the movie is complete."""
+    """Temp .npy files renamed into place only when the movie is complete."""
 
     def __init__(self, out: Path, name: str, n: int, cfg: PrepareConfig):
         self.dir = out / "shards"
@@ -269,20 +307,18 @@ class _Shard:
         self.final = {"frames": self.dir / f"{name}.frames.npy", "audio": self.dir / f"{name}.audio.npy"}
         self.tmp = {k: p.with_name(f".{p.name}.tmp") for k, p in self.final.items()}
         n_alloc = max(n, 1)
-        self.frames = np.lib.format.open_memmap(self.tmp["frames"], mode="w+", dtype=np.uint8, shape=(n_alloc, F, 3, H, W))
-        self.audio = np.lib.format.open_memmap(self.tmp["audio"], mode="w+", dtype=np.int16, shape=(n_alloc, cfg.audio_len))
+        self.frames = NpyWriter(self.tmp["frames"], np.uint8, (n_alloc, F, 3, H, W))
+        self.audio = NpyWriter(self.tmp["audio"], np.int16, (n_alloc, cfg.audio_len))
 
     def commit(self) -> None:
-        for arr in (self.frames, self.audio):
-            arr.flush()
-        del self.frames, self.audio
+        self.frames.close()
+        self.audio.close()
         for k in self.final:
             os.replace(self.tmp[k], self.final[k])
 
     def discard(self) -> None:
-        for attr in ("frames", "audio"):
-            if hasattr(self, attr):
-                delattr(self, attr)
+        self.frames.close()
+        self.audio.close()
         for p in self.tmp.values():
             p.unlink(missing_ok=True)
 
