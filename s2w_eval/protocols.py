@@ -130,9 +130,6 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "pam": {
         "metrics": _subset(PAM_METRICS),
         "dpam_loader": _choice(DPAM_LOADERS),
-        "bootstrap_resamples": _positive_int,
-        "ci_level": _level,
-        "lower_is_better": _bool,
     },
     "chords": {
         "method": _chord_method,
