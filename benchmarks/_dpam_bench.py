@@ -77,18 +77,36 @@ def bench_clips(quick: bool) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     return pairs, f"seeded noise ({len(pairs)} pairs of 266240 samples)"
 
 
+def pairs_from_run(
+    run, loader: str = "modern", reference: str = "target"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(output, reference) clips of every sample and condition of a run, loaded with DPAM's `loader`."""
+    from s2w_eval.features.dpam import DPAMMetric
+
+    metric = DPAMMetric("scratch", loader)
+    pairs = []
+    for s in run.samples:
+        ref = metric.load(run.clip(reference, s.id))
+        for cond in sorted(c for c in run.conditions if c != reference):
+            pairs.append((metric.load(run.clip(cond, s.id)), ref))
+    return pairs
+
+
 def run_dpam_bench(
-    pairs: list[tuple[np.ndarray, np.ndarray]] | None = None, quick: bool = False, device: str = "cpu"
+    pairs: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    quick: bool = False,
+    device: str = "cpu",
+    source: str = "given pairs",
 ) -> dict:
-    """Time DPAM (s2w) and the transcription baseline on the same pairs; returns the figures and a check."""
+    """Time DPAM (s2w) and the transcription baseline on the same pairs; returns the figures and a check.
+    Without `pairs`: the published Scene2Wav samples with the paper2020 loader (see `bench_clips`)."""
     import torch
 
     from s2w_eval.features.dpam import DPAMMetric
 
-    source = "given pairs"
     if pairs is None:
         pairs, source = bench_clips(quick)
-    metric = DPAMMetric("scratch", "paper2020", device=device)
+    metric = DPAMMetric("scratch", "paper2020", device=device)  # the loader does not matter for loaded clips
     metric.pair_distance(*pairs[0])  # warm-up (allocator, BLAS threads)
 
     t0 = time.perf_counter()
