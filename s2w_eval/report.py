@@ -221,6 +221,13 @@ def resolve_inputs(paths: Sequence[str | Path], results_root: str | Path = "repo
                 )
             )
         out.append(res)
+    names = [r.name for r in out]
+    for r in out:  # the same run name twice (e.g. two quickstart folders): qualify with the folder above
+        if names.count(r.name) > 1:
+            above = r.result_dir.resolve().parent
+            if above.name == "reports":
+                above = above.parent
+            r.name = f"{above.name}-{r.name}"
     return out
 
 

@@ -327,3 +327,29 @@ def test_real_chords_output_is_reported(tmp_path):
             if x.startswith(f"| {m['label_column']} ") and f"| {m['condition']} " in x
         )
         assert f"{100 * m['share']:.1f}%" in line, (m, line)
+
+
+def test_same_run_name_twice_is_qualified(tmp_path):
+    outs = []
+    for parent in ("first", "second"):
+        run = make_run(tmp_path / parent / "runs" / "demo")
+        outs.append(tmp_path / parent / "reports" / "demo")
+        write_pam(outs[-1], run)
+    assert (
+        run_main(
+            cli,
+            [
+                "report",
+                *map(str, outs),
+                "--out",
+                str(tmp_path / "out"),
+                "--format",
+                "md",
+                "--max-figures",
+                "0",
+            ],
+        )
+        == 0
+    )
+    for name in ("first-demo", "second-demo", "compare-first-demo-vs-second-demo"):
+        assert (tmp_path / "out" / name / "report.md").is_file(), name
