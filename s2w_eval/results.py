@@ -91,8 +91,11 @@ def _finite(obj: Any) -> Any:
 
 
 def csv_safe(value: Any) -> Any:
-    """Neutralise a cell a spreadsheet would run as a formula (prefix with a quote)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """Neutralise a cell a spreadsheet would run as a formula (prefix with a quote).
+
+    A lone sign ("+", "-", as in the circle's labels) cannot form a formula and is left as it is.
+    """
+    if isinstance(value, str) and len(value) > 1 and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
 
