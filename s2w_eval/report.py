@@ -578,6 +578,11 @@ def _survey_section(res: RunResults) -> tuple[Section, list[Figure]]:
             "(build with `s2w-eval survey build`, then `s2w-eval survey aggregate --out "
             "reports/<run>/survey`)."
         )
+        if (res.result_dir / "survey" / "batch.csv").is_file():
+            sec.blocks.append(
+                f"A survey batch is built ({res.result_dir / 'survey' / 'batch.csv'}) and awaits answers: "
+                "collect them, run `s2w-eval survey aggregate`, then render this report again."
+            )
         return sec, []
     data = res.survey or {}
     lvl = _num((data.get("settings") or {}).get("level")) or 0.95
@@ -1049,7 +1054,7 @@ padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}caption{text-align:left;font-weight:600;padding:.3em 0}
+th{background:#f3f3f3}caption{text-align:left;font-weight:600;padding:.3em 0;white-space:nowrap}
 .src{color:#666;font-size:.8em;margin:.1em 0 1.2em}.note{color:#444;font-size:.85em}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}.problem{color:#a00}
