@@ -32,10 +32,12 @@ from s2w_eval.errors import EXIT_OK
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--models", "models", default=None,
               help="Comma-separated models to run among the checkpoints given: scene2wav,baseline (default: all).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="Scene2Wav sampler arithmetic: fp32 is exact; bf16 is faster on CPUs with AVX512-BF16/AMX and GPUs.")
 @click.option("--no-video", is_flag=True, help="Do not write the scene videos under scenes/.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def generate(checkpoints, data_dir, out_run, protocol, split, n, temperature, top_k, seed, batch_size, device,
-             models, no_video, quiet):
+             models, precision, no_video, quiet):
     """Generate audio for the scenes of a split and write a run that `s2w-eval` scores.
 
     The run holds samples.csv, target/ (the real audio), one folder per model of 16 kHz WAVs with JSON
@@ -47,7 +49,7 @@ def generate(checkpoints, data_dir, out_run, protocol, split, n, temperature, to
     chosen = parse_list(models, MODELS, "model")
     res = generate_run(list(checkpoints), data_dir, out_run, split=split, n=n, seed=seed, protocol=protocol,
                        temperature=temperature, top_k=top_k or None, batch_size=batch_size, device=device,
-                       models=chosen, video=not no_video, progress=not quiet)
+                       models=chosen, video=not no_video, progress=not quiet, precision=precision)
     for cond in res.generated:
         rtf = res.rtf.get(cond)
         speed = f", real-time factor {rtf:.2f}" if rtf is not None else ""

@@ -37,6 +37,7 @@ from s2w_eval.results import atomic_write_bytes, atomic_write_csv, atomic_write_
 from .sampler import FoldedSampleRNN, FoldedTier, cpu_threads, sample, small_work_threads
 
 MODELS = ("scene2wav", "baseline")
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # bf16: the sampler's matrices (faster, not exact)
 REFERENCE = "target"
 POSTPROCESS = "dequantised to [-1, 1]; DC offset removed (clip mean subtracted); peak kept <= 1"
 
@@ -62,14 +63,13 @@ def fold_samplernn(srnn) -> FoldedSampleRNN:
             layers = [(c(g.weight_ih_l0), c(g.weight_hh_l0), c(g.bias_ih_l0), c(g.bias_hh_l0))
                       for g in tier.rnn.layers]
             wu = tier.upsampling.conv.weight  # (dim_in, dim_out, r)
-            d, r = wu.shape[0], wu.shape[2]
             tiers.append(FoldedTier(
                 n_frame_samples=tier.n_frame_samples,
                 frame_size=tier.frame_size,
                 w_in=c(w_in.t()),
                 b_in=c(tier.input_expand.bias),
                 layers=layers,
-                w_up=c(wu.permute(0, 2, 1).reshape(d, r * d)),
+                w_up=c(wu.permute(2, 0, 1)),  # (r, in, out)
                 b_up=c(tier.upsampling.bias.t()),
                 cond_dim=int(tier.rnn.cond_dim),
             ))
@@ -112,11 +112,14 @@ class Scene2WavGenerator:
 
     kind = "scene2wav"
 
-    def __init__(self, model, device: torch.device | str = "cpu"):
+    def __init__(self, model, device: torch.device | str = "cpu", precision: str = "fp32"):
+        if precision not in PRECISIONS:
+            raise UsageError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
         self.model = model.eval().to(device)
         self.device = torch.device(device)
         self.srnn = model.samplernn
-        self.folded = fold_samplernn(self.srnn).to(self.device)
+        self.precision = precision
+        self.folded = fold_samplernn(self.srnn).to(self.device, PRECISIONS[precision])
 
     @property
     def hop(self) -> int:
@@ -159,9 +162,9 @@ class BaselineGenerator:
         return postprocess(wave.float())
 
 
-def make_generator(model, kind: str, device: torch.device | str = "cpu"):
+def make_generator(model, kind: str, device: torch.device | str = "cpu", precision: str = "fp32"):
     if kind == "scene2wav":
-        return Scene2WavGenerator(model, device)
+        return Scene2WavGenerator(model, device, precision)
     if kind == "baseline":
         return BaselineGenerator(model, device)
     raise UsageError(f"a {kind!r} checkpoint cannot generate audio", fix="pass a scene2wav or baseline checkpoint")
@@ -303,12 +306,15 @@ def generate_run(
     models: Sequence[str] | None = None,
     video: bool = True,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> GenerateResult:
     """Generate a run (DESIGN.md section 3) for the scenes of `split` of the prepared dataset `data_dir`.
 
     checkpoints: one per model (scene2wav and/or baseline); models: which of them to run (default: all given).
     protocol: a protocol name or file; it sets the clip duration, checks the sample rate, and gives the default
-    seeds (`seeds.selection`, `seeds.generation`). seed: overrides both seeds. Returns a `GenerateResult`;
+    seeds (`seeds.selection`, `seeds.generation`). seed: overrides both seeds. precision: "fp32" (exact) or
+    "bf16" (Scene2Wav's sampler matrices in bfloat16: faster on CPUs with AVX512-BF16/AMX and on GPUs; the
+    per-step log-probabilities then differ by ~1e-2). Returns a `GenerateResult`;
     problems (a clip whose output is not finite, a video that could not be written) are collected, the rest done.
     """
     from tqdm.auto import tqdm
@@ -321,6 +327,8 @@ def generate_run(
         raise UsageError(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
     if top_k is not None and top_k <= 0:
         top_k = None
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     if batch_size <= 0:
         raise UsageError(f"--batch-size must be positive, got {batch_size}")
     dev = resolve_device(device)
@@ -391,12 +399,12 @@ def generate_run(
                 atomic_write_bytes(run / "scenes" / REFERENCE / f"{sid}.mp4", src.read_bytes())
 
     for spec in specs:
-        gen = make_generator(spec.model, spec.kind, dev)
+        gen = make_generator(spec.model, spec.kind, dev, precision)
         cond = spec.kind
+        s2w = spec.kind == "scene2wav"
         base = {"model": spec.kind, "checkpoint_sha256": spec.sha256, "seed": gen_seed,
-                "temperature": float(temperature) if spec.kind == "scene2wav" else None,
-                "top_k": top_k if spec.kind == "scene2wav" else None,
-                "n_samples": n_samples, "sample_rate": sr}
+                "temperature": float(temperature) if s2w else None, "top_k": top_k if s2w else None,
+                "precision": precision if s2w else "fp32", "n_samples": n_samples, "sample_rate": sr}
         todo = [(i, sid) for i, sid in zip(chosen, ids, strict=True)
                 if not ((run / cond / f"{sid}.wav").exists()
                         and _sidecar_matches(run / cond / f"{sid}.json", base))]
@@ -453,7 +461,7 @@ def generate_run(
     atomic_write_json(run / "generation.json", {
         "data": str(data_dir), "split": split, "n": n, "selected": len(ids), "n_samples": n_samples,
         "duration": duration, "sample_rate": sr, "temperature": temperature, "top_k": top_k,
-        "batch_size": batch_size, "device": str(dev), "postprocess": POSTPROCESS,
+        "batch_size": batch_size, "device": str(dev), "precision": precision, "postprocess": POSTPROCESS,
         "models": {s.kind: {"checkpoint": str(s.checkpoint), "sha256": s.sha256,
                             "preset": getattr(s.config, "preset", None)} for s in specs},
         "generated": result.generated, "skipped": result.skipped,

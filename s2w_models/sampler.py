@@ -31,7 +31,9 @@ class FoldedTier:
     """One frame-level tier, weights folded for inference.
 
     Every `n_frame_samples` samples: x = frame @ w_in + b_in (+ the tier above's conditioning vector),
-    then the GRU layers, then `frame_size` upsampled vectors up[k] = h @ w_up[:, k*dim:(k+1)*dim] + b_up[k].
+    then the GRU layers; its k-th upsampled vector (k < frame_size) is up[k] = h @ w_up[k] + b_up[k], computed
+    when the tier below (or the MLP) needs it: each is used exactly once, and one (dim x dim) block at a time
+    stays in cache where the whole (dim x frame_size*dim) product would stream from memory.
     """
 
     n_frame_samples: int
@@ -39,7 +41,7 @@ class FoldedTier:
     w_in: torch.Tensor  # (n_frame_samples, dim)
     b_in: torch.Tensor  # (dim,)
     layers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]  # GRU (w_ih, w_hh, b_ih, b_hh)
-    w_up: torch.Tensor  # (dim, frame_size * dim)
+    w_up: torch.Tensor  # (frame_size, dim, dim): the transposed convolution's tap k as (in, out)
     b_up: torch.Tensor  # (frame_size, dim)
     cond_dim: int = 0  # > 0: every GRU layer reads [x, v] (v inside every gate, the paper's Eq. 12)
 
@@ -225,7 +227,7 @@ def _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, fo
                 raise ValueError("this model is conditioned inside its GRU gates: pass v of shape (B, cond_dim)")
             v = v.to(device=device, dtype=dtype)
         offsets = (torch.arange(taps, device=device) * q).unsqueeze(0)
-        ups: list[torch.Tensor | None] = [None] * len(model.tiers)
+        outs: list[torch.Tensor | None] = [None] * len(model.tiers)  # each tier's last GRU output
         gens = clip_generators(seeds) if forced is None else []
         logps = torch.empty((bsz, length), dtype=torch.float32, device=device) if return_logp else None
         w_out, b_out = model.mlp_out
@@ -236,7 +238,7 @@ def _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, fo
         for t in range(length):
             i = lb + t
             if forced is None and t % block == 0:
-                noise = _gumbel_block(gens, min(block, length - t), q, device, dtype)
+                noise = _gumbel_block(gens, min(block, length - t), q, device, torch.float32)
             for j in range(n_tiers):
                 tier = tiers[j]
                 nfs = tier.n_frame_samples
@@ -245,29 +247,32 @@ def _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, fo
                 frame = model.frame_table[buf[:, i - nfs : i]]
                 x = torch.addmm(tier.b_in, frame, tier.w_in)
                 if j:
-                    upper = ups[j - 1]
-                    x = x + upper[:, (t // nfs) % tiers[j - 1].frame_size]
+                    up = tiers[j - 1]
+                    k = (t // nfs) % up.frame_size
+                    x = torch.addmm(x + up.b_up[k], outs[j - 1], up.w_up[k])
                 hs = hidden[j]
                 for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(tier.layers):
                     if tier.cond_dim:
                         x = torch.cat([x, v], dim=1)
                     x = torch.gru_cell(x, hs[layer], w_ih, w_hh, b_ih, b_hh)
                     hs[layer] = x
-                ups[j] = (x @ tier.w_up).view(bsz, tier.frame_size, tier.dim) + tier.b_up
+                outs[j] = x
             a = F.embedding_bag(buf[:, i - taps : i] + offsets, model.mlp_table, mode="sum")
-            a = a + ups[-1][:, t % last_fs]
+            bottom = tiers[-1]
+            k = t % last_fs
+            a = torch.addmm(a + bottom.b_up[k], outs[-1], bottom.w_up[k])
             for w, b in model.mlp_hidden:
                 a = F.relu(a)
                 a = F.linear(a, w, b)
             a = F.relu(a)
-            logits = F.linear(a, w_out, b_out)
+            logits = F.linear(a, w_out, b_out).float()
             if forced is None:
                 code = sample_logits(logits, noise[t % block], temperature, top_k)
             else:
                 code = forced[:, t].to(device)
             buf[:, i] = code
             if logps is not None:
-                logps[:, t] = torch.log_softmax(logits.float(), dim=-1).gather(-1, code.unsqueeze(-1)).squeeze(-1)
+                logps[:, t] = torch.log_softmax(logits, dim=-1).gather(-1, code.unsqueeze(-1)).squeeze(-1)
             if progress is not None and (t + 1) % block == 0:
                 progress(block)
         if progress is not None and length % block:
