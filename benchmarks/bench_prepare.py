@@ -40,8 +40,15 @@ def run_s2w(src: str, out: str, q) -> None:
     base = _maxrss_mb()
     t = time.perf_counter()
     res = prepare(src, out, progress=False, split="auto")
-    q.put({"seconds": time.perf_counter() - t, "peak_rss_mb": _maxrss_mb(), "rss_before_mb": base,
-           "splices": len(res.rows), "problems": [p.format() for p in res.problems]})
+    q.put(
+        {
+            "seconds": time.perf_counter() - t,
+            "peak_rss_mb": _maxrss_mb(),
+            "rss_before_mb": base,
+            "splices": len(res.rows),
+            "problems": [p.format() for p in res.problems],
+        }
+    )
 
 
 def run_baseline(src: str, out: str, q) -> None:
@@ -73,8 +80,11 @@ def run_baseline(src: str, out: str, q) -> None:
         for j in range(30):
             tt = 3 * k + j / 10
             i = int(np.searchsorted(times, tt + 1e-4, side="right")) - 1
-            img = av.VideoFrame.from_ndarray(allframes[i], format="rgb24").reformat(
-                width=100, height=100, format="rgb24", interpolation="BILINEAR").to_ndarray()
+            img = (
+                av.VideoFrame.from_ndarray(allframes[i], format="rgb24")
+                .reformat(width=100, height=100, format="rgb24", interpolation="BILINEAR")
+                .to_ndarray()
+            )
             hsv[k, j] = rgb_to_hsv(img).transpose(2, 0, 1)
     pcm = np.zeros(n * 48000, np.float32)
     m = min(pcm.size, audio.size)
@@ -83,9 +93,17 @@ def run_baseline(src: str, out: str, q) -> None:
     elapsed = time.perf_counter() - t
     np.save(Path(out) / "hsv_u8.npy", np.rint(hsv * 255).astype(np.uint8))
     np.save(Path(out) / "audio.npy", pcm)
-    q.put({"seconds": elapsed, "peak_rss_mb": _maxrss_mb(), "rss_before_mb": base, "splices": n,
-           "labels": [r["emotion"] for r in rows], "hsv_float64_mb": hsv.nbytes / 2**20,
-           "frames_in_memory_mb": allframes.nbytes / 2**20})
+    q.put(
+        {
+            "seconds": elapsed,
+            "peak_rss_mb": _maxrss_mb(),
+            "rss_before_mb": base,
+            "splices": n,
+            "labels": [r["emotion"] for r in rows],
+            "hsv_float64_mb": hsv.nbytes / 2**20,
+            "frames_in_memory_mb": allframes.nbytes / 2**20,
+        }
+    )
 
 
 def _child(fn, *args) -> dict:
@@ -134,15 +152,31 @@ def main(argv=None) -> int:
         audio_max_lsb = int(np.abs(audio[:n].astype(np.int32) - b_audio[:n].astype(np.int32)).max())
     same = labels_equal and hsv_mean_diff < 0.02 and audio_max_lsb <= 2
     table = [
-        ["s2w (streaming, uint8 npy shards)", s2w["splices"], f"{s2w['seconds']:.1f}",
-         f"{s2w['splices'] / s2w['seconds']:.1f}", f"{s2w['peak_rss_mb']:.0f}"],
-        ["baseline (whole movie in memory, float64)", base["splices"], f"{base['seconds']:.1f}",
-         f"{base['splices'] / base['seconds']:.1f}", f"{base['peak_rss_mb']:.0f}"],
+        [
+            "s2w (streaming, uint8 npy shards)",
+            s2w["splices"],
+            f"{s2w['seconds']:.1f}",
+            f"{s2w['splices'] / s2w['seconds']:.1f}",
+            f"{s2w['peak_rss_mb']:.0f}",
+        ],
+        [
+            "baseline (whole movie in memory, float64)",
+            base["splices"],
+            f"{base['seconds']:.1f}",
+            f"{base['splices'] / base['seconds']:.1f}",
+            f"{base['peak_rss_mb']:.0f}",
+        ],
     ]
     print(f"movie: {minutes:g} min synthetic (25 fps, 120x160, stereo AAC); synthesized in {synth_s:.1f} s")
-    print(tabulate(table, headers=["method", "splices", "seconds", "splices/s", "peak RSS MB"], tablefmt="github"))
-    print(f"same results: labels {labels_equal}, mean |S,V diff| {hsv_mean_diff:.4f}, audio max diff "
-          f"{audio_max_lsb} LSB -> {'OK' if same else 'MISMATCH'}")
+    print(
+        tabulate(
+            table, headers=["method", "splices", "seconds", "splices/s", "peak RSS MB"], tablefmt="github"
+        )
+    )
+    print(
+        f"same results: labels {labels_equal}, mean |S,V diff| {hsv_mean_diff:.4f}, audio max diff "
+        f"{audio_max_lsb} LSB -> {'OK' if same else 'MISMATCH'}"
+    )
     summary = {
         "movie_minutes": minutes,
         "splices": s2w["splices"],
@@ -156,11 +190,16 @@ def main(argv=None) -> int:
         "hsv_mean_abs_diff": hsv_mean_diff,
         "audio_max_diff_lsb": audio_max_lsb,
     }
-    atomic_write_json(args.json, {"summary": summary, "s2w": s2w, "baseline": {k: v for k, v in base.items()
-                                                                                if k != "labels"},
-                                  "synth_seconds": synth_s,
-                                  "provenance": provenance(command="benchmarks/bench_prepare.py",
-                                                           seeds={"synth": 0})})
+    atomic_write_json(
+        args.json,
+        {
+            "summary": summary,
+            "s2w": s2w,
+            "baseline": {k: v for k, v in base.items() if k != "labels"},
+            "synth_seconds": synth_s,
+            "provenance": provenance(command="benchmarks/bench_prepare.py", seeds={"synth": 0}),
+        },
+    )
     print(f"wrote {args.json}")
     return 0 if same else 1
 

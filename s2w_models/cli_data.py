@@ -47,22 +47,45 @@ def data() -> None:
 @data.command("prepare")
 @click.argument("source", type=click.Path(path_type=str))
 @click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
-@click.option("--seconds", type=click.Choice(["3", "10"]), default="3", show_default=True, help="splice length")
-@click.option("--split", default="auto", show_default=True,
-              help="auto | paper | comma list of test movies (auto: the paper's for COGNIMUSE names, else "
-                   "SOURCE/split.json, else the last movie)")
-@click.option("--val-fraction", type=float, default=0.1, show_default=True,
-              help="last fraction of each train movie's splices that becomes the validation split")
-@click.option("--downmix", type=click.Choice(["average", "left"]), default="average", show_default=True,
-              help="stereo -> mono: mean of the channels, or the left channel (what the original kept)")
-@click.option("--short-annotations", type=click.Choice(["extend", "truncate", "error"]), default="extend",
-              show_default=True, help="splices past the annotation's end: reuse its last row (the original), "
-                                      "drop them, or reject the movie")
+@click.option(
+    "--seconds", type=click.Choice(["3", "10"]), default="3", show_default=True, help="splice length"
+)
+@click.option(
+    "--split",
+    default="auto",
+    show_default=True,
+    help="auto | paper | comma list of test movies (auto: the paper's for COGNIMUSE names, else "
+    "SOURCE/split.json, else the last movie)",
+)
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="last fraction of each train movie's splices that becomes the validation split",
+)
+@click.option(
+    "--downmix",
+    type=click.Choice(["average", "left"]),
+    default="average",
+    show_default=True,
+    help="stereo -> mono: mean of the channels, or the left channel (what the original kept)",
+)
+@click.option(
+    "--short-annotations",
+    type=click.Choice(["extend", "truncate", "error"]),
+    default="extend",
+    show_default=True,
+    help="splices past the annotation's end: reuse its last row (the original), "
+    "drop them, or reject the movie",
+)
 @click.option("--movies", default=None, help="comma list: prepare only these movies")
 @click.option("--fps", type=int, default=10, show_default=True, help="frames per second kept")
 @click.option("--size", default="100", show_default=True, help="frame size N or HxW")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def prepare_cmd(source, out, seconds, split, val_fraction, downmix, short_annotations, movies, fps, size, quiet):
+def prepare_cmd(
+    source, out, seconds, split, val_fraction, downmix, short_annotations, movies, fps, size, quiet
+):
     """Cut SOURCE's movies into splices (frames HSV 10 fps 100x100, 16 kHz audio, label) in the folder OUT.
 
     SOURCE: one folder per movie with video.mp4 and emotion/intended_1.dat, or a clips CSV
@@ -71,30 +94,54 @@ def prepare_cmd(source, out, seconds, split, val_fraction, downmix, short_annota
     from .data.prepare import prepare
 
     movie_list = [m.strip() for m in movies.split(",") if m.strip()] if movies else None
-    res = prepare(source, out, int(seconds), fps=fps, size=_size(size), downmix=downmix, split=split,
-                  val_fraction=val_fraction, short_annotations=short_annotations, movies=movie_list,
-                  progress=not quiet)
+    res = prepare(
+        source,
+        out,
+        int(seconds),
+        fps=fps,
+        size=_size(size),
+        downmix=downmix,
+        split=split,
+        val_fraction=val_fraction,
+        short_annotations=short_annotations,
+        movies=movie_list,
+        progress=not quiet,
+    )
     counts: dict[str, dict[str, int]] = {}
     for r in res.rows:
         c = counts.setdefault(r["split"], {"negative": 0, "positive": 0})
         c[r["emotion"]] += 1
     from tabulate import tabulate
 
-    table = [[s, c["negative"] + c["positive"], c["negative"], c["positive"]] for s, c in sorted(counts.items())]
+    table = [
+        [s, c["negative"] + c["positive"], c["negative"], c["positive"]] for s, c in sorted(counts.items())
+    ]
     click.echo(tabulate(table, headers=["split", "splices", "negative", "positive"], tablefmt="github"))
-    click.echo(f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
-               f"dataset.json, shards/")
+    click.echo(
+        f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
+        f"dataset.json, shards/"
+    )
     return report_problems(res.problems)
 
 
 @data.command("labels")
 @click.argument("source", type=click.Path(path_type=str))
-@click.option("--seconds", type=click.Choice(["3", "10"]), default="3", show_default=True, help="splice length")
-@click.option("--durations", default=None, help="MOVIE=SECONDS,... for movies without a video (e.g. DEP=1828.8)")
+@click.option(
+    "--seconds", type=click.Choice(["3", "10"]), default="3", show_default=True, help="splice length"
+)
+@click.option(
+    "--durations", default=None, help="MOVIE=SECONDS,... for movies without a video (e.g. DEP=1828.8)"
+)
 @click.option("--split", default="auto", show_default=True, help="as for `data prepare`")
-@click.option("--short-annotations", type=click.Choice(["extend", "truncate", "error"]), default="extend",
-              show_default=True)
-@click.option("--out", "out", default=None, type=click.Path(path_type=str), help="also write the table as CSV")
+@click.option(
+    "--short-annotations",
+    type=click.Choice(["extend", "truncate", "error"]),
+    default="extend",
+    show_default=True,
+)
+@click.option(
+    "--out", "out", default=None, type=click.Path(path_type=str), help="also write the table as CSV"
+)
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="github", show_default=True)
 def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
     """Per-movie splice counts and negative/positive labels from the annotation files alone (no decoding)."""
@@ -105,7 +152,16 @@ def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
     from .data.prepare import label_table
 
     rows, problems = label_table(source, int(seconds), _durations(durations), split, short_annotations)
-    cols = ["movie", "split", "duration_s", "duration_from", "splices", "negative", "positive", "past_annotation_end"]
+    cols = [
+        "movie",
+        "split",
+        "duration_s",
+        "duration_from",
+        "splices",
+        "negative",
+        "positive",
+        "past_annotation_end",
+    ]
     click.echo(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, tablefmt=fmt))
     if out:
         atomic_write_csv(out, rows, cols + ["annotation_end_s"])
@@ -117,7 +173,9 @@ def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
 @click.option("--out", "out", required=True, type=click.Path(path_type=str), help="SOURCE folder to write")
 @click.option("--minutes", type=float, default=3.0, show_default=True, help="total minutes of material")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--movies", type=int, default=3, show_default=True, help="number of movies (the last is the test one)")
+@click.option(
+    "--movies", type=int, default=3, show_default=True, help="number of movies (the last is the test one)"
+)
 @click.option("--fps", type=int, default=25, show_default=True, help="frame rate of the written videos")
 @click.option("--size", default="120x160", show_default=True, help="frame size HxW of the written videos")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -127,8 +185,16 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
 
     if minutes <= 0 or movies < 1:
         raise UsageError("--minutes must be > 0 and --movies >= 1")
-    folders = synthesize(out, minutes, seed, movies, fps=fps, size=_size(size), progress=not quiet,
-                         log=lambda m: click.echo(m, err=True))
+    folders = synthesize(
+        out,
+        minutes,
+        seed,
+        movies,
+        fps=fps,
+        size=_size(size),
+        progress=not quiet,
+        log=lambda m: click.echo(m, err=True),
+    )
     click.echo(f"wrote {len(folders)} movie(s) to {out}: {', '.join(f.name for f in folders)}")
     return EXIT_OK
 
@@ -136,8 +202,13 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
 @data.command("import-npz")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
-@click.option("--split", type=click.Choice(["auto", "train", "test"]), default="auto", show_default=True,
-              help="auto: from the file name (_train / _test)")
+@click.option(
+    "--split",
+    type=click.Choice(["auto", "train", "test"]),
+    default="auto",
+    show_default=True,
+    help="auto: from the file name (_train / _test)",
+)
 @click.option("--val-fraction", type=float, default=0.1, show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def import_npz_cmd(files, out, split, val_fraction, quiet):

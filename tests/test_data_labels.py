@@ -17,8 +17,15 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ANNOTATIONS = DATA / "cognimuse-annotations"
 
 # scene2wav-spec.md 1.3 / the paper's Tables 1-2: movie -> (splices, negative, positive)
-EXPECTED_3S = {"BMI": (625, 608, 17), "CHI": (602, 0, 602), "FNE": (605, 114, 491), "GLA": (600, 125, 475),
-               "LOR": (750, 557, 193), "CRA": (532, 527, 5), "DEP": (609, 245, 364)}
+EXPECTED_3S = {
+    "BMI": (625, 608, 17),
+    "CHI": (602, 0, 602),
+    "FNE": (605, 114, 491),
+    "GLA": (600, 125, 475),
+    "LOR": (750, 557, 193),
+    "CRA": (532, 527, 5),
+    "DEP": (609, 245, 364),
+}
 EXPECTED_10S_TOTALS = {"total train": (953, 423, 530), "total test": (341, 233, 108)}
 
 
@@ -53,8 +60,23 @@ def test_labels_3s_match_the_paper(tmp_path, capsys):
 def test_labels_10s_and_dep_needs_the_video_length(tmp_path):
     needs_annotations()
     out = tmp_path / "l10.csv"
-    assert run_main(cli, ["data", "labels", str(ANNOTATIONS), "--seconds", "10", "--durations", "DEP=1828.8",
-                          "--out", str(out)]) == 0
+    assert (
+        run_main(
+            cli,
+            [
+                "data",
+                "labels",
+                str(ANNOTATIONS),
+                "--seconds",
+                "10",
+                "--durations",
+                "DEP=1828.8",
+                "--out",
+                str(out),
+            ],
+        )
+        == 0
+    )
     got, _ = _table(out)
     for k, want in EXPECTED_10S_TOTALS.items():
         assert got[k] == want
@@ -73,8 +95,12 @@ def test_labels_usage_errors(tmp_path):
 
 def _ann(valence, arousal=None, step=0.04):
     v = np.asarray(valence, float)
-    return Annotation("x.dat", np.round(np.arange(v.size) * step, 2), v,
-                      np.zeros_like(v) if arousal is None else np.asarray(arousal, float))
+    return Annotation(
+        "x.dat",
+        np.round(np.arange(v.size) * step, 2),
+        v,
+        np.zeros_like(v) if arousal is None else np.asarray(arousal, float),
+    )
 
 
 def test_label_rule_details():
@@ -101,13 +127,16 @@ def test_label_rule_details():
         splice_labels(short, duration=12.0, short="nope")
 
 
-@pytest.mark.parametrize("content, line, match", [
-    ("0 0.1 0.2\n0.04 0.1\n", 2, "expected 3 columns"),
-    ("0 0.1 0.2\n0.04 0.1 0.2\n0.08 abc 0.1\n", 3, "not a number"),
-    ("0 0.1 0.2\n0.04 0.1 0.2\n0.04 0.1 0.2\n", 3, "does not increase"),
-    ("0 0.1 0.2\n\n0.04 1.5 0.2\n", 3, "outside"),
-    ("0 0.1 nan\n", 1, "NaN"),
-])
+@pytest.mark.parametrize(
+    "content, line, match",
+    [
+        ("0 0.1 0.2\n0.04 0.1\n", 2, "expected 3 columns"),
+        ("0 0.1 0.2\n0.04 0.1 0.2\n0.08 abc 0.1\n", 3, "not a number"),
+        ("0 0.1 0.2\n0.04 0.1 0.2\n0.04 0.1 0.2\n", 3, "does not increase"),
+        ("0 0.1 0.2\n\n0.04 1.5 0.2\n", 3, "outside"),
+        ("0 0.1 nan\n", 1, "NaN"),
+    ],
+)
 def test_bad_annotation_rows_name_the_line(tmp_path, content, line, match):
     p = tmp_path / "intended_1.dat"
     p.write_text(content)

@@ -28,14 +28,21 @@ def write_annotation(path: Path, seconds: float, valence=lambda t: 0.3) -> None:
     path.write_text("".join(f"{ti:.2f} {valence(ti):.3f} 0.100\n" for ti in t))
 
 
-def make_movie(folder: Path, seconds: float = 12.0, fps: int = 30, audio: bool = True, flashes=(),
-               ann_seconds: float | None = None, valence=lambda t: 0.3) -> Path:
+def make_movie(
+    folder: Path,
+    seconds: float = 12.0,
+    fps: int = 30,
+    audio: bool = True,
+    flashes=(),
+    ann_seconds: float | None = None,
+    valence=lambda t: 0.3,
+) -> Path:
     """A small COGNIMUSE-format movie: dim frames, bright for 0.1 s at each flash, a click at the same times."""
     sr = 22050
     n = int(round(seconds * fps))
     bright = np.zeros(n, bool)
     for t in flashes:
-        bright[int(round(t * fps)): int(round((t + 0.1) * fps))] = True
+        bright[int(round(t * fps)) : int(round((t + 0.1) * fps))] = True
     frames = (np.full((48, 64, 3), 235 if b else 30, np.uint8) for b in bright)
     sound = None
     if audio:
@@ -44,7 +51,7 @@ def make_movie(folder: Path, seconds: float = 12.0, fps: int = 30, audio: bool =
         sound[:, 1] = 0.03 * np.sin(2 * np.pi * 330 * np.arange(sound.shape[0]) / sr)
         for t in flashes:
             i = int(round(t * sr))
-            sound[i: i + 30] = 0.9
+            sound[i : i + 30] = 0.9
     write_video(folder / "video.mp4", frames, fps, sound, sr if audio else None)
     write_annotation(folder / "emotion" / "intended_1.dat", ann_seconds or seconds, valence)
     return folder
@@ -71,7 +78,9 @@ def test_synth_writes_the_source_format(synth_set):
         scenes = pd.read_csv(src / m / "scenes.csv")
         assert (scenes.end_s - scenes.start_s).min() >= 3 - 1e-6 and scenes.end_s.iloc[-1] == 24
         lab = pd.read_csv(src / m / "chords.lab", sep="\t", header=None, names=["start", "end", "chord"])
-        assert lab.start.iloc[0] == 0 and np.allclose(lab.start.iloc[1:].to_numpy(), lab.end.iloc[:-1].to_numpy())
+        assert lab.start.iloc[0] == 0 and np.allclose(
+            lab.start.iloc[1:].to_numpy(), lab.end.iloc[:-1].to_numpy()
+        )
         for row in lab.itertuples():
             root, quality = row.chord.split(":")
             scene = scenes[(scenes.start_s <= row.start + 1e-6) & (row.start < scenes.end_s)].iloc[0]
@@ -110,7 +119,9 @@ def test_round_trip_counts_labels_and_splits(synth_set):
         assert part.emotion.tolist() == [r["emotion"] for r in want]
         scenes = pd.read_csv(src / movie / "scenes.csv")
         for r in part.itertuples():  # the label follows the scene that fills most of the splice
-            overlap = (np.minimum(scenes.end_s, r.start_s + 3) - np.maximum(scenes.start_s, r.start_s)).clip(0)
+            overlap = (np.minimum(scenes.end_s, r.start_s + 3) - np.maximum(scenes.start_s, r.start_s)).clip(
+                0
+            )
             agree += scenes.emotion.iloc[int(np.argmax(overlap))] == r.emotion
     assert agree >= 0.8 * len(df)
     assert set(df[df.movie == "synth02"].split) == {"test"}
@@ -141,7 +152,9 @@ def test_dataset_contract(synth_set):
     frames, _ = parts["train"].shard("synth01")
     assert isinstance(frames, np.memmap) and frames.dtype == np.uint8
     # the picture carries the emotion: positive splices are brighter and more saturated on average
-    sv = np.array([float((ds_all[i]["frames"][:, 1] * ds_all[i]["frames"][:, 2]).mean()) for i in range(len(ds_all))])
+    sv = np.array(
+        [float((ds_all[i]["frames"][:, 1] * ds_all[i]["frames"][:, 2]).mean()) for i in range(len(ds_all))]
+    )
     pos = ds_all.labels() == 1
     assert pos.any() and (~pos).any() and sv[pos].mean() > sv[~pos].mean()
     with pytest.raises(Exception, match="unknown split"):
@@ -177,7 +190,7 @@ def test_audio_and_frames_are_aligned(tmp_path):
         for j in np.flatnonzero(v > 0.5):
             t = 3 * i + j / 10
             seen.append(round(t, 1))
-            peak = int(np.argmax(np.abs(a[j * 1600: (j + 1) * 1600])))
+            peak = int(np.argmax(np.abs(a[j * 1600 : (j + 1) * 1600])))
             assert np.abs(a[j * 1600 + peak]) > 0.5, t  # the click falls within this frame's 0.1 s
             assert peak < 200, (t, peak)  # ... at its start (within 12.5 ms)
     assert seen == [t for t in flashes if t < 9]
@@ -217,7 +230,7 @@ def _vfr_movie(folder: Path) -> None:
             out.mux(p)
         x = (0.2 * np.sin(np.arange(int(7.3 * sr)) * 0.05)).astype(np.float32)
         for i in range(0, x.size, 1024):
-            af = av.AudioFrame.from_ndarray(x[None, i: i + 1024], format="fltp", layout="mono")
+            af = av.AudioFrame.from_ndarray(x[None, i : i + 1024], format="fltp", layout="mono")
             af.sample_rate, af.pts, af.time_base = sr, i, Fraction(1, sr)
             for p in a.encode(af):
                 out.mux(p)
@@ -254,27 +267,65 @@ def test_bad_inputs_are_named_and_the_rest_prepared(tmp_path, capsys):
     df = pd.read_csv(out / "samples.csv")
     assert sorted(df.movie.unique()) == ["good", "shortann", "vfr"]
     short = df[df.movie == "shortann"]
-    assert short.emotion.tolist() == ["positive"] + ["negative"] * 3 and short.past_end.tolist()[1:] == [True] * 3
+    assert (
+        short.emotion.tolist() == ["positive"] + ["negative"] * 3
+        and short.past_end.tolist()[1:] == [True] * 3
+    )
     assert len(df[df.movie == "vfr"]) == n_splices(7.3, 3)
     meta = json.loads((out / "dataset.json").read_text())
     assert len(meta["problems"]) == 4 and any("variable frame rate" in n for n in meta["notes"])
     assert not list((out / "shards").glob(".*tmp"))  # failed movies leave no temp shards
     # the stricter policies for a short annotation
-    assert run_main(cli, ["data", "prepare", str(src), "--out", str(tmp_path / "o2"), "--quiet", "--movies",
-                          "shortann", "--short-annotations", "truncate"]) == 0
+    assert (
+        run_main(
+            cli,
+            [
+                "data",
+                "prepare",
+                str(src),
+                "--out",
+                str(tmp_path / "o2"),
+                "--quiet",
+                "--movies",
+                "shortann",
+                "--short-annotations",
+                "truncate",
+            ],
+        )
+        == 0
+    )
     assert len(pd.read_csv(tmp_path / "o2" / "samples.csv")) == 1
-    assert run_main(cli, ["data", "prepare", str(src), "--out", str(tmp_path / "o3"), "--quiet", "--movies",
-                          "shortann", "--short-annotations", "error"]) == 1
+    assert (
+        run_main(
+            cli,
+            [
+                "data",
+                "prepare",
+                str(src),
+                "--out",
+                str(tmp_path / "o3"),
+                "--quiet",
+                "--movies",
+                "shortann",
+                "--short-annotations",
+                "error",
+            ],
+        )
+        == 1
+    )
     # usage errors: exit 2, no traceback
     assert run_main(cli, ["data", "prepare", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o4")]) == 2
-    assert run_main(cli, ["data", "prepare", str(src), "--out", str(tmp_path / "o4"), "--movies", "gooood"]) == 2
+    assert (
+        run_main(cli, ["data", "prepare", str(src), "--out", str(tmp_path / "o4"), "--movies", "gooood"]) == 2
+    )
     assert "did you mean 'good'" in capsys.readouterr().err
 
 
 def test_clips_csv_source(tmp_path):
     make_movie(tmp_path / "clips" / "a", seconds=8.0)
-    (tmp_path / "clips" / "clips.csv").write_text("file,start,end,valence\na/video.mp4,0,7,0.3\n"
-                                                   "a/video.mp4,1,2,-0.5\nmissing.mp4,0,6,-0.2\n")
+    (tmp_path / "clips" / "clips.csv").write_text(
+        "file,start,end,valence\na/video.mp4,0,7,0.3\na/video.mp4,1,2,-0.5\nmissing.mp4,0,6,-0.2\n"
+    )
     res = prepare(tmp_path / "clips", tmp_path / "out", progress=False)
     assert len(res.problems) == 1 and "missing.mp4" in res.problems[0].path
     ds = SpliceDataset(tmp_path / "out", None)
@@ -288,12 +339,16 @@ def test_import_npz(tmp_path):
     audio = rng.integers(-30000, 30000, (5, 48000)).astype(np.float64)  # float64 holding int16 values
     emotion = np.array([0, 1, 1, 0, 1])
     p = tmp_path / "video_feats_HSL_10fps_3secs_intAudio_pad_train.npz"
-    np.savez_compressed(p, HSL_data=hsv, audio=audio, emotion=emotion, text=np.array(["a", "", "c", "d", "e"]))
+    np.savez_compressed(
+        p, HSL_data=hsv, audio=audio, emotion=emotion, text=np.array(["a", "", "c", "d", "e"])
+    )
     bad = tmp_path / "x_test.npz"
     np.savez_compressed(bad, HSL_data=hsv, emotion=emotion)
     rows, problems = import_npz([p, bad], tmp_path / "ds", progress=False)
     assert len(problems) == 1 and "lacks the key 'audio'" in problems[0].message
-    assert run_main(cli, ["data", "import-npz", str(p), str(bad), "--out", str(tmp_path / "ds"), "--quiet"]) == 1
+    assert (
+        run_main(cli, ["data", "import-npz", str(p), str(bad), "--out", str(tmp_path / "ds"), "--quiet"]) == 1
+    )
     assert run_main(cli, ["data", "synth", "--out", str(tmp_path / "s"), "--minutes", "0"]) == 2
     ds = SpliceDataset(tmp_path / "ds", None)
     assert len(ds) == 5 and ds.samples.split.tolist() == ["train"] * 4 + ["val"]

@@ -24,7 +24,9 @@ SCENES = sorted((DATA / "scene2wav-samples").glob("*/scenes/*.mp4"))
 
 def needs_scenes():
     if not SCENES:
-        pytest.skip(f"real scene videos not found under {DATA / 'scene2wav-samples'} (shared test data absent)")
+        pytest.skip(
+            f"real scene videos not found under {DATA / 'scene2wav-samples'} (shared test data absent)"
+        )
 
 
 def hsv_eqs(r: float, g: float, b: float) -> tuple[float, float, float]:
@@ -48,9 +50,27 @@ def hsv_eqs(r: float, g: float, b: float) -> tuple[float, float, float]:
 
 
 def test_hsv_matches_equations_on_edge_cases():
-    px = np.array([[0, 0, 0], [255, 255, 255], [128, 128, 128], [255, 0, 0], [0, 255, 0], [0, 0, 255],
-                   [255, 255, 0], [0, 255, 255], [255, 0, 255], [200, 10, 200], [10, 200, 200], [255, 0, 1],
-                   [3, 2, 1], [1, 2, 3], [250, 250, 1], [7, 7, 8]], dtype=np.uint8)
+    px = np.array(
+        [
+            [0, 0, 0],
+            [255, 255, 255],
+            [128, 128, 128],
+            [255, 0, 0],
+            [0, 255, 0],
+            [0, 0, 255],
+            [255, 255, 0],
+            [0, 255, 255],
+            [255, 0, 255],
+            [200, 10, 200],
+            [10, 200, 200],
+            [255, 0, 1],
+            [3, 2, 1],
+            [1, 2, 3],
+            [250, 250, 1],
+            [7, 7, 8],
+        ],
+        dtype=np.uint8,
+    )
     hsv = rgb_to_hsv(px)
     for p, got in zip(px, hsv):
         want = hsv_eqs(*(p / 255.0))
@@ -118,7 +138,7 @@ def _click_track(times, sr, total, channels=1):
     x = np.zeros((total, channels), np.float32)
     for t in times:
         i = int(round(t * sr))
-        x[i: i + 40, :] = 0.9
+        x[i : i + 40, :] = 0.9
     return x
 
 
@@ -144,7 +164,7 @@ def test_write_video_roundtrip_alignment_and_atomicity(tmp_path):
     left = read_audio_track(out, 16000, "left")
     for t in flashes:  # the clicks land where they were written (AAC priming removed), within 5 ms
         i = int(round(t * 16000))
-        seg = np.abs(left[i - 800: i + 800])
+        seg = np.abs(left[i - 800 : i + 800])
         assert abs(int(np.argmax(seg)) - 800) < 80
     ratio = np.abs(avg).max() / np.abs(left).max()
     assert 0.5 < ratio < 0.75  # (1 + 0.25) / 2 = 0.625

@@ -54,12 +54,17 @@ def parse_annotation(path: str | Path) -> Annotation:
     """Parse an `intended_1.dat`; a bad row raises a DataError with its line number."""
     path = Path(path)
     if not path.exists():
-        raise DataError("annotation file not found", path, "put the annotation at <movie>/emotion/intended_1.dat")
+        raise DataError(
+            "annotation file not found", path, "put the annotation at <movie>/emotion/intended_1.dat"
+        )
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"annotation is not text (byte {exc.start} is not UTF-8)", path,
-                        "give the plain-text `time valence arousal` file (not a macOS ._ file)") from exc
+        raise DataError(
+            f"annotation is not text (byte {exc.start} is not UTF-8)",
+            path,
+            "give the plain-text `time valence arousal` file (not a macOS ._ file)",
+        ) from exc
     times: list[float] = []
     vals: list[float] = []
     ars: list[float] = []
@@ -69,20 +74,33 @@ def parse_annotation(path: str | Path) -> Annotation:
             continue
         where = f"line {lineno}"
         if len(fields) != 3:
-            raise DataError(f"{where}: expected 3 columns (time valence arousal), got {len(fields)}: {line.strip()!r}",
-                            path, "fix or delete that row")
+            raise DataError(
+                f"{where}: expected 3 columns (time valence arousal), got {len(fields)}: {line.strip()!r}",
+                path,
+                "fix or delete that row",
+            )
         try:
             t, v, a = (float(f) for f in fields)
         except ValueError:
-            raise DataError(f"{where}: not a number: {line.strip()!r}", path, "fix or delete that row") from None
+            raise DataError(
+                f"{where}: not a number: {line.strip()!r}", path, "fix or delete that row"
+            ) from None
         if not all(math.isfinite(x) for x in (t, v, a)):
-            raise DataError(f"{where}: NaN or infinite value: {line.strip()!r}", path, "fix or delete that row")
+            raise DataError(
+                f"{where}: NaN or infinite value: {line.strip()!r}", path, "fix or delete that row"
+            )
         if not (-1.0 <= v <= 1.0 and -1.0 <= a <= 1.0):
-            raise DataError(f"{where}: valence/arousal outside [-1, 1]: {line.strip()!r}", path,
-                            "COGNIMUSE values are in [-1, 1]")
+            raise DataError(
+                f"{where}: valence/arousal outside [-1, 1]: {line.strip()!r}",
+                path,
+                "COGNIMUSE values are in [-1, 1]",
+            )
         if times and t <= times[-1]:
-            raise DataError(f"{where}: time {t:g} does not increase (previous row {times[-1]:g})", path,
-                            "rows must be sorted by time, one per time step")
+            raise DataError(
+                f"{where}: time {t:g} does not increase (previous row {times[-1]:g})",
+                path,
+                "rows must be sorted by time, one per time step",
+            )
         times.append(t)
         vals.append(v)
         ars.append(a)
@@ -110,15 +128,18 @@ def window_mean(ann: Annotation, t0: float, t1: float) -> tuple[float, float, bo
     return v, a, past_end
 
 
-def splice_labels(ann: Annotation, duration: float, seconds: int = 3, short: str = "extend",
-                  offset: float = 0.0) -> list[dict]:
+def splice_labels(
+    ann: Annotation, duration: float, seconds: int = 3, short: str = "extend", offset: float = 0.0
+) -> list[dict]:
     """One row per splice: k, start_s, valence, arousal (rounded means), emotion, past_end.
 
     `short` is the policy for windows past the annotation's end: "extend" (the original: reuse the last row),
     "truncate" (drop those splices) or "error" (raise).
     """
     if short not in SHORT_POLICIES:
-        raise UsageError(f"unknown policy {short!r} for short annotations; choose from {', '.join(SHORT_POLICIES)}")
+        raise UsageError(
+            f"unknown policy {short!r} for short annotations; choose from {', '.join(SHORT_POLICIES)}"
+        )
     rows = []
     for k in range(n_splices(duration, seconds)):
         t0 = offset + k * seconds
@@ -126,10 +147,21 @@ def splice_labels(ann: Annotation, duration: float, seconds: int = 3, short: str
         if past and short == "truncate":
             break
         if past and short == "error":
-            raise DataError(f"annotation ends at {ann.end:g} s, before splice {k} [{t0:g}, {t0 + seconds:g}) s "
-                            f"of a {duration:g} s video", ann.path,
-                            "use --short-annotations extend (the original's rule) or truncate")
+            raise DataError(
+                f"annotation ends at {ann.end:g} s, before splice {k} [{t0:g}, {t0 + seconds:g}) s "
+                f"of a {duration:g} s video",
+                ann.path,
+                "use --short-annotations extend (the original's rule) or truncate",
+            )
         v, a = round(v, 3), round(a, 3)
-        rows.append({"k": k, "start_s": float(t0), "valence": v, "arousal": a,
-                     "emotion": "positive" if v >= 0 else "negative", "past_end": bool(past)})
+        rows.append(
+            {
+                "k": k,
+                "start_s": float(t0),
+                "valence": v,
+                "arousal": a,
+                "emotion": "positive" if v >= 0 else "negative",
+                "past_end": bool(past),
+            }
+        )
     return rows

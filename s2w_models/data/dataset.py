@@ -33,8 +33,11 @@ def load_samples(root: str | Path):
     root = Path(root)
     path = root / "samples.csv"
     if not path.exists():
-        raise DataError("not a prepared dataset: samples.csv missing", root,
-                        "run `s2w-models data prepare SOURCE --out DIR` first")
+        raise DataError(
+            "not a prepared dataset: samples.csv missing",
+            root,
+            "run `s2w-models data prepare SOURCE --out DIR` first",
+        )
     df = pd.read_csv(path, dtype={"sample": str, "movie": str, "shard": str, "split": str, "emotion": str})
     missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]
     if missing:
@@ -51,8 +54,11 @@ def load_samples(root: str | Path):
 def load_meta(root: str | Path) -> dict[str, Any]:
     path = Path(root) / "dataset.json"
     if not path.exists():
-        raise DataError("not a prepared dataset: dataset.json missing", Path(root),
-                        "run `s2w-models data prepare SOURCE --out DIR` first")
+        raise DataError(
+            "not a prepared dataset: dataset.json missing",
+            Path(root),
+            "run `s2w-models data prepare SOURCE --out DIR` first",
+        )
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -98,8 +104,11 @@ class SpliceDataset(_Base):
                 frames = np.load(f"{base}.frames.npy", mmap_mode="r")
                 audio = np.load(f"{base}.audio.npy", mmap_mode="r")
             except (OSError, ValueError) as exc:
-                raise DataError(f"unreadable shard {name!r} ({exc})", base,
-                                "re-run `s2w-models data prepare` (finished movies are reused)") from exc
+                raise DataError(
+                    f"unreadable shard {name!r} ({exc})",
+                    base,
+                    "re-run `s2w-models data prepare` (finished movies are reused)",
+                ) from exc
             self._shards[name] = (frames, audio)
         return self._shards[name]
 

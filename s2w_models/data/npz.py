@@ -29,8 +29,11 @@ REQUIRED_KEYS = ("HSL_data", "audio", "emotion")
 def _member_header(zf: zipfile.ZipFile, key: str, path: Path):
     name = f"{key}.npy"
     if name not in zf.namelist():
-        raise DataError(f"npz lacks the key {key!r} (has {', '.join(n[:-4] for n in zf.namelist())})", path,
-                        "give the authors' video_feats_HSL_... npz file")
+        raise DataError(
+            f"npz lacks the key {key!r} (has {', '.join(n[:-4] for n in zf.namelist())})",
+            path,
+            "give the authors' video_feats_HSL_... npz file",
+        )
     fh = zf.open(name)
     version = np.lib.format.read_magic(fh)
     if version == (1, 0):
@@ -55,8 +58,14 @@ def _rows(fh, shape, dtype, chunk: int = 16):
         yield i, np.frombuffer(buf, dtype=dtype).reshape((m, *shape[1:]))
 
 
-def import_npz(files: Sequence[str | Path], out: str | Path, split: str = "auto", val_fraction: float = 0.1,
-               seconds: int | None = None, progress: bool = True):
+def import_npz(
+    files: Sequence[str | Path],
+    out: str | Path,
+    split: str = "auto",
+    val_fraction: float = 0.1,
+    seconds: int | None = None,
+    progress: bool = True,
+):
     """Import npz files; returns (rows, problems)."""
     from tqdm import tqdm
 
@@ -77,7 +86,9 @@ def import_npz(files: Sequence[str | Path], out: str | Path, split: str = "auto"
             if sp == "auto":
                 m = re.search(r"_(train|test)(_|\.|$)", path.name)
                 if not m:
-                    raise DataError("cannot tell train from test by the file name", path, "pass --split train|test")
+                    raise DataError(
+                        "cannot tell train from test by the file name", path, "pass --split train|test"
+                    )
                 sp = m.group(1)
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
             try:
@@ -93,17 +104,27 @@ def import_npz(files: Sequence[str | Path], out: str | Path, split: str = "auto"
                     raise DataError(f"HSL_data shape {vshape}, expected (N, F, 3, H, W)", path)
                 n = vshape[0]
                 if ashape[0] != n or emotion.shape[0] != n:
-                    raise DataError(f"row counts differ: HSL_data {n}, audio {ashape[0]}, emotion {emotion.shape[0]}",
-                                    path)
+                    raise DataError(
+                        f"row counts differ: HSL_data {n}, audio {ashape[0]}, emotion {emotion.shape[0]}",
+                        path,
+                    )
                 if set(np.unique(emotion).tolist()) - {0, 1}:
-                    raise DataError("emotion holds values other than 0/1 (a 2D label file?)", path,
-                                    "give the 1D npz")
+                    raise DataError(
+                        "emotion holds values other than 0/1 (a 2D label file?)", path, "give the 1D npz"
+                    )
                 F, H, W = vshape[1], vshape[3], vshape[4]
                 secs = seconds or max(1, int(round(F / 10)))
-                cfg = PrepareConfig(seconds=secs, fps=int(round(F / secs)), size=(H, W),
-                                    sample_rate=int(round(ashape[1] / secs)))
+                cfg = PrepareConfig(
+                    seconds=secs,
+                    fps=int(round(F / secs)),
+                    size=(H, W),
+                    sample_rate=int(round(ashape[1] / secs)),
+                )
                 if cfg_seen and (cfg_seen.frames_per_clip, cfg_seen.size, cfg_seen.audio_len) != (
-                        cfg.frames_per_clip, cfg.size, cfg.audio_len):
+                    cfg.frames_per_clip,
+                    cfg.size,
+                    cfg.audio_len,
+                ):
                     raise DataError("shapes differ from the previous file's", path)
                 cfg_seen = cfg
                 shard = _Shard(out, name, n, cfg)
@@ -112,39 +133,67 @@ def import_npz(files: Sequence[str | Path], out: str | Path, split: str = "auto"
                     with bar:
                         for i, block in _rows(fh, vshape, vdtype):
                             if block.dtype.kind == "f":
-                                shard.frames[i: i + len(block)] = np.clip(np.rint(block * 255.0), 0, 255).astype(np.uint8)
+                                shard.frames[i : i + len(block)] = np.clip(
+                                    np.rint(block * 255.0), 0, 255
+                                ).astype(np.uint8)
                             else:
-                                shard.frames[i: i + len(block)] = block.astype(np.uint8)
+                                shard.frames[i : i + len(block)] = block.astype(np.uint8)
                             bar.update(len(block))
                         for i, block in _rows(ah, ashape, adtype, chunk=256):
-                            shard.audio[i: i + len(block)] = np.clip(np.rint(block), -32768, 32767).astype(np.int16)
+                            shard.audio[i : i + len(block)] = np.clip(np.rint(block), -32768, 32767).astype(
+                                np.int16
+                            )
                     shard.commit()
                 except BaseException:
                     shard.discard()
                     raise
             movie_split[name] = sp
             for i in range(n):
-                rows.append({"sample": f"{name}_{i:05d}", "movie": name, "start_s": float(i * secs), "valence": "",
-                             "arousal": "", "emotion": "positive" if int(emotion[i]) == 1 else "negative",
-                             "shard": name, "row": i, "past_end": ""})
+                rows.append(
+                    {
+                        "sample": f"{name}_{i:05d}",
+                        "movie": name,
+                        "start_s": float(i * secs),
+                        "valence": "",
+                        "arousal": "",
+                        "emotion": "positive" if int(emotion[i]) == 1 else "negative",
+                        "shard": name,
+                        "row": i,
+                        "past_end": "",
+                    }
+                )
         except S2WError as err:
             if err.path is None:
                 err = DataError(err.message, path, err.fix)
             problems.append(Problem.from_error(err))
     assign_splits(rows, movie_split, val_fraction)
     cfg = cfg_seen or PrepareConfig()
-    meta = {"seconds": cfg.seconds, "fps": cfg.fps, "frames_per_clip": cfg.frames_per_clip,
-            "frame_size": list(cfg.size), "color": "hsv", "frames_dtype": "uint8", "sample_rate": cfg.sample_rate,
-            "audio_len": cfg.audio_len, "audio_dtype": "int16",
-            "downmix": "left (the original pipeline's; taken as stored in the npz)",
-            "split_policy": {"rule": "npz file name or --split", "movies": movie_split,
-                             "val": f"last {val_fraction:g} of each train file's rows (contiguous)"},
-            "counts": {s: sum(r["split"] == s for r in rows) for s in ("train", "val", "test")},
-            "movies": sorted(movie_split), "source": [str(Path(f).resolve()) for f in files],
-            "notes": ["imported from the authors' npz: start_s is the row index times the clip length, not a time "
-                      "in a movie; valence/arousal are not stored in the npz"],
-            "problems": [p.format() for p in problems],
-            "provenance": provenance(command="s2w-models data import-npz")}
+    meta = {
+        "seconds": cfg.seconds,
+        "fps": cfg.fps,
+        "frames_per_clip": cfg.frames_per_clip,
+        "frame_size": list(cfg.size),
+        "color": "hsv",
+        "frames_dtype": "uint8",
+        "sample_rate": cfg.sample_rate,
+        "audio_len": cfg.audio_len,
+        "audio_dtype": "int16",
+        "downmix": "left (the original pipeline's; taken as stored in the npz)",
+        "split_policy": {
+            "rule": "npz file name or --split",
+            "movies": movie_split,
+            "val": f"last {val_fraction:g} of each train file's rows (contiguous)",
+        },
+        "counts": {s: sum(r["split"] == s for r in rows) for s in ("train", "val", "test")},
+        "movies": sorted(movie_split),
+        "source": [str(Path(f).resolve()) for f in files],
+        "notes": [
+            "imported from the authors' npz: start_s is the row index times the clip length, not a time "
+            "in a movie; valence/arousal are not stored in the npz"
+        ],
+        "problems": [p.format() for p in problems],
+        "provenance": provenance(command="s2w-models data import-npz"),
+    }
     atomic_write_csv(out / "samples.csv", rows, SAMPLE_CSV_COLUMNS)
     atomic_write_json(out / "dataset.json", meta)
     return rows, problems

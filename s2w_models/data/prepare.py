@@ -44,11 +44,23 @@ from .annotations import SHORT_POLICIES, find_annotation, n_splices, parse_annot
 FORMAT_VERSION = 1
 PAPER_TRAIN = ("BMI", "CHI", "FNE", "GLA", "LOR")
 PAPER_TEST = ("CRA", "DEP")
-SPLIT_POLICY_HELP = ("auto: the paper's split for COGNIMUSE names (train BMI CHI FNE GLA LOR, test CRA DEP), else "
-                     "SOURCE/split.json, else the last movie (sorted) is the test movie; 'paper'; or a comma list "
-                     "of test movies. Validation: the last --val-fraction of each train movie's splices.")
-SAMPLE_CSV_COLUMNS = ["sample", "movie", "start_s", "valence", "arousal", "emotion", "split", "shard", "row",
-                      "past_end"]
+SPLIT_POLICY_HELP = (
+    "auto: the paper's split for COGNIMUSE names (train BMI CHI FNE GLA LOR, test CRA DEP), else "
+    "SOURCE/split.json, else the last movie (sorted) is the test movie; 'paper'; or a comma list "
+    "of test movies. Validation: the last --val-fraction of each train movie's splices."
+)
+SAMPLE_CSV_COLUMNS = [
+    "sample",
+    "movie",
+    "start_s",
+    "valence",
+    "arousal",
+    "emotion",
+    "split",
+    "shard",
+    "row",
+    "past_end",
+]
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,15 @@ class PrepareConfig:
         return int(self.seconds * self.sample_rate)
 
     def key(self) -> dict[str, Any]:
-        return {"format": FORMAT_VERSION, "seconds": self.seconds, "fps": self.fps, "size": list(self.size),
-                "sample_rate": self.sample_rate, "downmix": self.downmix, "short": self.short_annotations}
+        return {
+            "format": FORMAT_VERSION,
+            "seconds": self.seconds,
+            "fps": self.fps,
+            "size": list(self.size),
+            "sample_rate": self.sample_rate,
+            "downmix": self.downmix,
+            "short": self.short_annotations,
+        }
 
 
 @dataclass
@@ -107,8 +126,11 @@ def find_video(folder: Path) -> Path | None:
         p = folder / f"video{ext}"
         if p.is_file():
             return p
-    cands = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-                   and not p.name.startswith("."))
+    cands = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith(".")
+    )
     return cands[0] if len(cands) == 1 else None
 
 
@@ -126,7 +148,9 @@ def discover_movies(source: str | Path) -> list[MovieSource]:
             continue
         movies.append(MovieSource(d.name, d, video, ann))
     if not movies:
-        raise UsageError(f"no movie folders in {source} (expected <movie>/video.mp4 + <movie>/emotion/intended_1.dat)")
+        raise UsageError(
+            f"no movie folders in {source} (expected <movie>/video.mp4 + <movie>/emotion/intended_1.dat)"
+        )
     return movies
 
 
@@ -140,14 +164,18 @@ def clips_csv(source: str | Path) -> Path | None:
 
 
 # ---------------------------------------------------------------------------------------------------- splits
-def split_movies(names: Sequence[str], policy: str = "auto", source: Path | None = None) -> tuple[dict[str, str], str]:
+def split_movies(
+    names: Sequence[str], policy: str = "auto", source: Path | None = None
+) -> tuple[dict[str, str], str]:
     """movie -> train|test, and a sentence saying which rule decided."""
     names = list(names)
     if policy == "paper":
         unknown = [n for n in names if n not in PAPER_TRAIN + PAPER_TEST]
         if unknown:
-            raise UsageError(f"--split paper: movie(s) {', '.join(unknown)} are not COGNIMUSE movies; "
-                             "name the test movies instead (--split MOVIE,...)")
+            raise UsageError(
+                f"--split paper: movie(s) {', '.join(unknown)} are not COGNIMUSE movies; "
+                "name the test movies instead (--split MOVIE,...)"
+            )
         return {n: "test" if n in PAPER_TEST else "train" for n in names}, "paper (test CRA, DEP)"
     if policy != "auto":
         test = [t.strip() for t in policy.split(",") if t.strip()]
@@ -155,8 +183,10 @@ def split_movies(names: Sequence[str], policy: str = "auto", source: Path | None
         if unknown:
             from s2w_eval.clikit import did_you_mean
 
-            raise UsageError(f"--split: unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; "
-                             f"movies: {', '.join(names)}")
+            raise UsageError(
+                f"--split: unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; "
+                f"movies: {', '.join(names)}"
+            )
         return {n: "test" if n in test else "train" for n in names}, f"test movies {', '.join(test)}"
     if names and all(n in PAPER_TRAIN + PAPER_TEST for n in names):
         return {n: "test" if n in PAPER_TEST else "train" for n in names}, "paper (test CRA, DEP)"
@@ -165,7 +195,9 @@ def split_movies(names: Sequence[str], policy: str = "auto", source: Path | None
             spec = json.loads((source / "split.json").read_text())
             test = [str(t) for t in spec.get("test", [])]
         except (ValueError, AttributeError) as exc:
-            raise DataError(f"bad split.json ({exc})", source / "split.json", 'write {"test": ["MOVIE", ...]}') from exc
+            raise DataError(
+                f"bad split.json ({exc})", source / "split.json", 'write {"test": ["MOVIE", ...]}'
+            ) from exc
         return {n: "test" if n in test else "train" for n in names}, f"split.json (test {', '.join(test)})"
     if len(names) >= 2:
         last = sorted(names)[-1]
@@ -173,8 +205,9 @@ def split_movies(names: Sequence[str], policy: str = "auto", source: Path | None
     return {n: "train" for n in names}, "single movie: test = its last 20 % of splices"
 
 
-def assign_splits(rows: list[dict[str, Any]], movie_split: dict[str, str], val_fraction: float,
-                  carve_test: bool = False) -> None:
+def assign_splits(
+    rows: list[dict[str, Any]], movie_split: dict[str, str], val_fraction: float, carve_test: bool = False
+) -> None:
     """Set row['split']: the movie's split; val = the last `val_fraction` of each train movie (contiguous);
     `carve_test`: a single train movie also gives its last 20 % to test (before val)."""
     by_movie: dict[str, list[dict[str, Any]]] = {}
@@ -192,9 +225,9 @@ def assign_splits(rows: list[dict[str, Any]], movie_split: dict[str, str], val_f
         n_val = int(round(val_fraction * n)) if n >= 2 else 0
         if val_fraction > 0 and n_val == 0 and n >= 3:
             n_val = 1
-        for r in mrows[n - n_test:] if n_test else []:
+        for r in mrows[n - n_test :] if n_test else []:
             r["split"] = "test"
-        for r in mrows[max(0, n - n_test - n_val): n - n_test]:
+        for r in mrows[max(0, n - n_test - n_val) : n - n_test]:
             r["split"] = "val"
 
 
@@ -205,8 +238,9 @@ def _quantize_hsv(rgb_stack: np.ndarray) -> np.ndarray:
     return np.rint(hsv * 255.0).astype(np.uint8).transpose(0, 3, 1, 2)
 
 
-def extract_frames(video: Path, frames_w: NpyWriter, row0: int, n: int, offset: float, cfg: PrepareConfig,
-                   progress=None) -> int:
+def extract_frames(
+    video: Path, frames_w: NpyWriter, row0: int, n: int, offset: float, cfg: PrepareConfig, progress=None
+) -> int:
     """Write rows row0..row0+n-1 of the frames shard with the splices at offset + k*S; return the number of complete splices."""
     F = cfg.frames_per_clip
     H, W = cfg.size
@@ -231,13 +265,17 @@ def extract_frames(video: Path, frames_w: NpyWriter, row0: int, n: int, offset: 
     return done
 
 
-def extract_audio(video: Path, audio_w: NpyWriter, row0: int, n: int, offset: float, cfg: PrepareConfig) -> int:
+def extract_audio(
+    video: Path, audio_w: NpyWriter, row0: int, n: int, offset: float, cfg: PrepareConfig
+) -> int:
     """Write rows row0..row0+n-1 of the audio shard (int16); return the number of samples missing at the end
     (left as zeros)."""
     base = row0 * cfg.audio_len
     pos = 0
     total = n * cfg.audio_len
-    for chunk in read_audio_chunks(video, cfg.sample_rate, cfg.downmix, start=offset, end=offset + n * cfg.seconds):
+    for chunk in read_audio_chunks(
+        video, cfg.sample_rate, cfg.downmix, start=offset, end=offset + n * cfg.seconds
+    ):
         m = min(chunk.size, total - pos)
         if m <= 0:
             break
@@ -269,8 +307,10 @@ class NpyWriter:
         self.path, self.dtype, self.shape = Path(path), np.dtype(dtype), tuple(int(x) for x in shape)
         self.row_items = int(np.prod(self.shape[1:])) if len(self.shape) > 1 else 1
         self.fh = open(self.path, "wb")  # noqa: SIM115 - closed in close()
-        np.lib.format.write_array_header_1_0(self.fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
-                                                       "fortran_order": False, "shape": self.shape})
+        np.lib.format.write_array_header_1_0(
+            self.fh,
+            {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape},
+        )
         self.offset = self.fh.tell()
         self.nbytes = self.offset + self.row_items * self.shape[0] * self.dtype.itemsize
         self.fh.truncate(self.nbytes)
@@ -342,18 +382,31 @@ def _load_marker(out: Path, shard: str, key: str) -> dict[str, Any] | None:
     return marker
 
 
-def prepare_movie(movie: MovieSource, out: Path, cfg: PrepareConfig,
-                  progress: bool = True, log: Callable[[str], None] = _echo) -> dict[str, Any]:
+def prepare_movie(
+    movie: MovieSource,
+    out: Path,
+    cfg: PrepareConfig,
+    progress: bool = True,
+    log: Callable[[str], None] = _echo,
+) -> dict[str, Any]:
     """Prepare one movie (or reuse it); returns its marker {rows, notes, ...}. Raises S2WError on a bad input."""
     from tqdm import tqdm
 
     if movie.video is None:
-        raise DataError("no video file in the movie folder", movie.folder,
-                        "put the movie at <movie>/video.mp4 (or make it the folder's only video file)")
+        raise DataError(
+            "no video file in the movie folder",
+            movie.folder,
+            "put the movie at <movie>/video.mp4 (or make it the folder's only video file)",
+        )
     if movie.annotation is None:
         raise DataError("no annotation file", movie.folder, "put it at <movie>/emotion/intended_1.dat")
-    key = _key({"cfg": cfg.key(), "video": _source_signature(movie.video),
-                "annotation": sha256_file(movie.annotation)})
+    key = _key(
+        {
+            "cfg": cfg.key(),
+            "video": _source_signature(movie.video),
+            "annotation": sha256_file(movie.annotation),
+        }
+    )
     marker = _load_marker(out, movie.name, key)
     if marker is not None:
         return {**marker, "reused": True}
@@ -362,14 +415,16 @@ def prepare_movie(movie: MovieSource, out: Path, cfg: PrepareConfig,
     if not info.has_audio:
         raise DataError("video has no audio stream", movie.video, "give the movie with its sound track")
     if info.variable_frame_rate:
-        notes.append(f"{movie.name}: variable frame rate; frames taken by timestamp (the frame on screen every "
-                     f"1/{cfg.fps} s)")
+        notes.append(
+            f"{movie.name}: variable frame rate; frames taken by timestamp (the frame on screen every "
+            f"1/{cfg.fps} s)"
+        )
     ann = parse_annotation(movie.annotation)
     duration = info.duration
     rows = splice_labels(ann, duration, cfg.seconds, cfg.short_annotations)
     past = sum(r["past_end"] for r in rows)
     if ann.end + 0.04 < duration - 1e-6:
-        msg = (f"{movie.name}: annotation ends at {ann.end:g} s, the video at {duration:g} s")
+        msg = f"{movie.name}: annotation ends at {ann.end:g} s, the video at {duration:g} s"
         if cfg.short_annotations == "extend":
             msg += f"; {past} splice(s) past the end reuse the last annotation row (the original's rule)"
         elif cfg.short_annotations == "truncate":
@@ -380,26 +435,46 @@ def prepare_movie(movie: MovieSource, out: Path, cfg: PrepareConfig,
         raise DataError(f"video too short for one {cfg.seconds} s splice ({duration:g} s)", movie.video)
     shard = _Shard(out, movie.name, n, cfg)
     try:
-        bar = tqdm(total=n, desc=f"{movie.name} frames", unit="splice", disable=not progress, leave=False,
-                   file=sys.stderr)
+        bar = tqdm(
+            total=n,
+            desc=f"{movie.name} frames",
+            unit="splice",
+            disable=not progress,
+            leave=False,
+            file=sys.stderr,
+        )
         with bar:
             done = extract_frames(movie.video, shard.frames, 0, n, 0.0, cfg, bar)
         padded = extract_audio(movie.video, shard.audio, 0, n, 0.0, cfg)
         if done < n:
-            notes.append(f"{movie.name}: the video stream ended after {done} of {n} splices; the last "
-                         f"{n - done} dropped")
+            notes.append(
+                f"{movie.name}: the video stream ended after {done} of {n} splices; the last "
+                f"{n - done} dropped"
+            )
             rows = rows[:done]
         if padded > 0:
-            notes.append(f"{movie.name}: audio track {padded / cfg.sample_rate:.2f} s shorter than the splices; "
-                         "zero-padded at the end")
+            notes.append(
+                f"{movie.name}: audio track {padded / cfg.sample_rate:.2f} s shorter than the splices; "
+                "zero-padded at the end"
+            )
         shard.commit()
     except BaseException:
         shard.discard()
         raise
     for r in rows:
-        r.update({"sample": f"{movie.name}_{r['k']:05d}", "movie": movie.name, "shard": movie.name, "row": r["k"]})
-    marker = {"key": key, "movie": movie.name, "rows": rows, "notes": notes, "video": info.to_dict(),
-              "annotation": str(movie.annotation), "annotation_end_s": ann.end, "duration_s": duration}
+        r.update(
+            {"sample": f"{movie.name}_{r['k']:05d}", "movie": movie.name, "shard": movie.name, "row": r["k"]}
+        )
+    marker = {
+        "key": key,
+        "movie": movie.name,
+        "rows": rows,
+        "notes": notes,
+        "video": info.to_dict(),
+        "annotation": str(movie.annotation),
+        "annotation_end_s": ann.end,
+        "duration_s": duration,
+    }
     atomic_write_json(_marker_path(out, movie.name), marker)
     for note in notes:
         log(f"note: {note}")
@@ -407,8 +482,9 @@ def prepare_movie(movie: MovieSource, out: Path, cfg: PrepareConfig,
 
 
 # ----------------------------------------------------------------------------------------------- clips mode
-def prepare_clips(csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool = True,
-                  log: Callable[[str], None] = _echo) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
+def prepare_clips(
+    csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool = True, log: Callable[[str], None] = _echo
+) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
     """Clips CSV (file, start, end, valence [, arousal] [, split]): one shard per file."""
     import pandas as pd
     from tqdm import tqdm
@@ -419,8 +495,11 @@ def prepare_clips(csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool 
         raise DataError(f"unreadable clips CSV ({exc})", csv_path) from exc
     missing = [c for c in ("file", "start", "end", "valence") if c not in df.columns]
     if missing:
-        raise DataError(f"clips CSV lacks column(s) {', '.join(missing)}", csv_path,
-                        "columns: file,start,end,valence[,arousal][,split]")
+        raise DataError(
+            f"clips CSV lacks column(s) {', '.join(missing)}",
+            csv_path,
+            "columns: file,start,end,valence[,arousal][,split]",
+        )
     problems: list[Problem] = []
     rows_out: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -437,7 +516,11 @@ def prepare_clips(csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool 
             for line, rec in recs:
                 try:
                     start, end, val = float(rec["start"]), float(rec["end"]), float(rec["valence"])
-                    ar = float(rec["arousal"]) if "arousal" in rec and pd.notna(rec["arousal"]) else float("nan")
+                    ar = (
+                        float(rec["arousal"])
+                        if "arousal" in rec and pd.notna(rec["arousal"])
+                        else float("nan")
+                    )
                 except (TypeError, ValueError):
                     raise DataError(f"line {line}: start/end/valence must be numbers", csv_path) from None
                 if not (np.isfinite(start) and np.isfinite(end) and end > start >= 0 and -1 <= val <= 1):
@@ -465,10 +548,20 @@ def prepare_clips(csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool 
                         done = extract_frames(video, shard.frames, row0, n, start, cfg)
                         extract_audio(video, shard.audio, row0, n, start, cfg)
                         for k in range(done):
-                            rows.append({"sample": f"{name}_{start + k * cfg.seconds:09.3f}".replace(".", "s"),
-                                         "movie": name, "start_s": start + k * cfg.seconds, "valence": val,
-                                         "arousal": ar, "emotion": "positive" if val >= 0 else "negative",
-                                         "shard": name, "row": row0 + k, "past_end": False, "csv_split": split})
+                            rows.append(
+                                {
+                                    "sample": f"{name}_{start + k * cfg.seconds:09.3f}".replace(".", "s"),
+                                    "movie": name,
+                                    "start_s": start + k * cfg.seconds,
+                                    "valence": val,
+                                    "arousal": ar,
+                                    "emotion": "positive" if val >= 0 else "negative",
+                                    "shard": name,
+                                    "row": row0 + k,
+                                    "past_end": False,
+                                    "csv_split": split,
+                                }
+                            )
                         row0 += n
                     shard.commit()
                 except BaseException:
@@ -483,25 +576,39 @@ def prepare_clips(csv_path: Path, out: Path, cfg: PrepareConfig, progress: bool 
 
 
 # ---------------------------------------------------------------------------------------------------- main
-def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int = 10,
-            size: tuple[int, int] = (100, 100), sample_rate: int = 16000, downmix: str = "average",
-            split: str = "auto", val_fraction: float = 0.1, short_annotations: str = "extend",
-            movies: Sequence[str] | None = None, progress: bool = True,
-            log: Callable[[str], None] = _echo) -> PrepareResult:
+def prepare(
+    source: str | Path,
+    out: str | Path,
+    seconds: int = 3,
+    *,
+    fps: int = 10,
+    size: tuple[int, int] = (100, 100),
+    sample_rate: int = 16000,
+    downmix: str = "average",
+    split: str = "auto",
+    val_fraction: float = 0.1,
+    short_annotations: str = "extend",
+    movies: Sequence[str] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = _echo,
+) -> PrepareResult:
     """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done."""
     if seconds <= 0 or fps <= 0 or sample_rate <= 0:
         raise UsageError("seconds, fps and sample rate must be > 0")
     if downmix not in DOWNMIX_POLICIES:
         raise UsageError(f"unknown --downmix {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}")
     if short_annotations not in SHORT_POLICIES:
-        raise UsageError(f"unknown --short-annotations {short_annotations!r}; choose from {', '.join(SHORT_POLICIES)}")
+        raise UsageError(
+            f"unknown --short-annotations {short_annotations!r}; choose from {', '.join(SHORT_POLICIES)}"
+        )
     if not 0 <= val_fraction < 1:
         raise UsageError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     from tqdm import tqdm
 
     source, out = Path(source), Path(out)
-    cfg = PrepareConfig(int(seconds), int(fps), (int(size[0]), int(size[1])), int(sample_rate), downmix,
-                        short_annotations)
+    cfg = PrepareConfig(
+        int(seconds), int(fps), (int(size[0]), int(size[1])), int(sample_rate), downmix, short_annotations
+    )
     result = PrepareResult(out)
     out.mkdir(parents=True, exist_ok=True)
     csv_source = clips_csv(source)
@@ -529,8 +636,10 @@ def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int =
             if unknown:
                 from s2w_eval.clikit import did_you_mean
 
-                raise UsageError(f"unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; "
-                                 f"movies in {source}: {', '.join(names)}")
+                raise UsageError(
+                    f"unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; "
+                    f"movies in {source}: {', '.join(names)}"
+                )
             found = [m for m in found if m.name in movies]
         movie_split, split_rule = split_movies([m.name for m in found], split, source)
         for movie in tqdm(found, desc="movies", unit="movie", disable=not progress, file=sys.stderr):
@@ -543,7 +652,9 @@ def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int =
             (result.reused if marker["reused"] else result.prepared).append(movie.name)
             result.notes.extend(marker.get("notes", []))
             result.rows.extend(dict(r) for r in marker["rows"])
-        assign_splits(result.rows, movie_split, val_fraction, carve_test=split_rule.startswith("single movie"))
+        assign_splits(
+            result.rows, movie_split, val_fraction, carve_test=split_rule.startswith("single movie")
+        )
     for r in result.rows:
         r.pop("k", None)
     result.rows.sort(key=lambda r: (r["movie"], r["start_s"]))
@@ -563,11 +674,15 @@ def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int =
         "resize": "bilinear (swscale), aspect ratio not preserved",
         "frame_sampling": f"the frame on screen at t = k / {cfg.fps} s (by presentation timestamp)",
         "label_rule": "mean raw valence over [t0, t0+S) from the last row with time <= t0, rounded to 3 decimals; "
-                      "positive iff >= 0",
+        "positive iff >= 0",
         "short_annotations": cfg.short_annotations,
-        "split_policy": {"rule": split_rule, "movies": movie_split,
-                         "val": f"last {val_fraction:g} of each train movie's splices (contiguous)"
-                         if csv_source is None or movie_split else "clips CSV"},
+        "split_policy": {
+            "rule": split_rule,
+            "movies": movie_split,
+            "val": f"last {val_fraction:g} of each train movie's splices (contiguous)"
+            if csv_source is None or movie_split
+            else "clips CSV",
+        },
         "counts": counts,
         "movies": sorted({r["movie"] for r in result.rows}),
         "source": str(source.resolve()),
@@ -581,9 +696,14 @@ def prepare(source: str | Path, out: str | Path, seconds: int = 3, *, fps: int =
 
 
 # ---------------------------------------------------------------------------------------------------- labels
-def label_table(source: str | Path, seconds: int = 3, durations: dict[str, float] | None = None,
-                split: str = "auto", short_annotations: str = "extend",
-                log: Callable[[str], None] = _echo) -> tuple[list[dict[str, Any]], list[Problem]]:
+def label_table(
+    source: str | Path,
+    seconds: int = 3,
+    durations: dict[str, float] | None = None,
+    split: str = "auto",
+    short_annotations: str = "extend",
+    log: Callable[[str], None] = _echo,
+) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Per movie: splices and negative/positive counts from the annotations alone (no decoding).
 
     The movie's length D comes from its video when there is one (container headers only), else from
@@ -619,14 +739,30 @@ def label_table(source: str | Path, seconds: int = 3, durations: dict[str, float
             problems.append(Problem.from_error(err))
             continue
         neg = sum(r["emotion"] == "negative" for r in labels)
-        rows.append({"movie": m.name, "split": movie_split[m.name], "duration_s": round(duration, 3),
-                     "duration_from": origin, "annotation_end_s": ann.end, "splices": len(labels),
-                     "negative": neg, "positive": len(labels) - neg,
-                     "past_annotation_end": sum(r["past_end"] for r in labels)})
+        rows.append(
+            {
+                "movie": m.name,
+                "split": movie_split[m.name],
+                "duration_s": round(duration, 3),
+                "duration_from": origin,
+                "annotation_end_s": ann.end,
+                "splices": len(labels),
+                "negative": neg,
+                "positive": len(labels) - neg,
+                "past_annotation_end": sum(r["past_end"] for r in labels),
+            }
+        )
     for sp in ("train", "test"):
         part = [r for r in rows if r["split"] == sp]
         if part:
-            rows.append({"movie": f"total {sp}", "split": sp, "splices": sum(r["splices"] for r in part),
-                         "negative": sum(r["negative"] for r in part), "positive": sum(r["positive"] for r in part),
-                         "past_annotation_end": sum(r["past_annotation_end"] for r in part)})
+            rows.append(
+                {
+                    "movie": f"total {sp}",
+                    "split": sp,
+                    "splices": sum(r["splices"] for r in part),
+                    "negative": sum(r["negative"] for r in part),
+                    "positive": sum(r["positive"] for r in part),
+                    "past_annotation_end": sum(r["past_annotation_end"] for r in part),
+                }
+            )
     return rows, problems

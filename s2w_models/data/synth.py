@@ -110,22 +110,36 @@ def make_scenes(rng: np.random.Generator, duration: float, cfg: SynthConfig) -> 
         hue_obj = (hue_bg + rng.uniform(-0.08, 0.08)) % 1.0
         speed = _draw(rng, positive, c, (0.25, 0.7), (0.02, 0.12))
         blobs = int(rng.integers(3, 7)) if positive else int(rng.integers(1, 4))
-        state = np.column_stack([
-            rng.uniform(0.1, 0.9, blobs), rng.uniform(0.1, 0.9, blobs),
-            rng.normal(0, 1, blobs), rng.normal(0, 1, blobs), rng.uniform(0.05, 0.15, blobs)])
+        state = np.column_stack(
+            [
+                rng.uniform(0.1, 0.9, blobs),
+                rng.uniform(0.1, 0.9, blobs),
+                rng.normal(0, 1, blobs),
+                rng.normal(0, 1, blobs),
+                rng.uniform(0.05, 0.15, blobs),
+            ]
+        )
         norm = np.hypot(state[:, 2], state[:, 3]) + 1e-9
         state[:, 2:4] *= (speed / norm)[:, None]
-        scenes.append(Scene(
-            index=len(scenes), start=t, end=end, positive=positive,
-            valence=mag if positive else -mag,
-            arousal=float(np.clip((speed - 0.3) * 2.0 + rng.normal(0, 0.15), -0.9, 0.9)),
-            hue_bg=hue_bg, hue_obj=hue_obj,
-            sat=_draw(rng, positive, c, (0.55, 0.95), (0.1, 0.45)),
-            val=_draw(rng, positive, c, (0.6, 0.95), (0.15, 0.45)),
-            speed=speed, blobs=blobs,
-            flicker=_draw(rng, positive, c, (0.04, 0.1), (0.0, 0.02)),
-            tempo=float(rng.uniform(110, 150) if positive else rng.uniform(55, 80)),
-            blob_state=state))
+        scenes.append(
+            Scene(
+                index=len(scenes),
+                start=t,
+                end=end,
+                positive=positive,
+                valence=mag if positive else -mag,
+                arousal=float(np.clip((speed - 0.3) * 2.0 + rng.normal(0, 0.15), -0.9, 0.9)),
+                hue_bg=hue_bg,
+                hue_obj=hue_obj,
+                sat=_draw(rng, positive, c, (0.55, 0.95), (0.1, 0.45)),
+                val=_draw(rng, positive, c, (0.6, 0.95), (0.15, 0.45)),
+                speed=speed,
+                blobs=blobs,
+                flicker=_draw(rng, positive, c, (0.04, 0.1), (0.0, 0.02)),
+                tempo=float(rng.uniform(110, 150) if positive else rng.uniform(55, 80)),
+                blob_state=state,
+            )
+        )
         t = end
     return scenes
 
@@ -166,13 +180,22 @@ class _Painter:
     def scene_assets(self, s: Scene) -> tuple[np.ndarray, np.ndarray]:
         if s.index not in self.cache:
             sign = 1.0 if s.positive else -1.0
-            hsv = np.stack([
-                (s.hue_bg + 0.06 * sign * self.yy) % 1.0,
-                np.full_like(self.yy, s.sat) * (0.85 + 0.15 * self.xx),
-                s.val * (0.7 + 0.3 * (1.0 - self.yy)),
-            ], axis=-1)
-            cols = hsv_to_rgb(np.array([[(s.hue_obj + 0.04 * b) % 1.0, min(1.0, s.sat + 0.1), min(1.0, s.val + 0.15)]
-                                        for b in range(s.blobs)]))
+            hsv = np.stack(
+                [
+                    (s.hue_bg + 0.06 * sign * self.yy) % 1.0,
+                    np.full_like(self.yy, s.sat) * (0.85 + 0.15 * self.xx),
+                    s.val * (0.7 + 0.3 * (1.0 - self.yy)),
+                ],
+                axis=-1,
+            )
+            cols = hsv_to_rgb(
+                np.array(
+                    [
+                        [(s.hue_obj + 0.04 * b) % 1.0, min(1.0, s.sat + 0.1), min(1.0, s.val + 0.15)]
+                        for b in range(s.blobs)
+                    ]
+                )
+            )
             self.cache = {k: v for k, v in self.cache.items() if k >= s.index - 1}
             self.cache[s.index] = (hsv_to_rgb(hsv).astype(np.float32), cols.astype(np.float32))
         return self.cache[s.index]
@@ -233,7 +256,7 @@ def piano_note(midi: int, dur: float, sr: int, velocity: float, rng: np.random.G
         fk = k * f0 * np.sqrt(1 + 2e-4 * k * k)
         if fk >= sr / 2 * 0.95:
             break
-        amp = velocity / k ** 1.3 * (1 + 0.1 * rng.standard_normal())
+        amp = velocity / k**1.3 * (1 + 0.1 * rng.standard_normal())
         decay = (0.6 + 0.35 * k) * (f0 / 261.6) ** 0.3
         out += amp * np.exp(-decay * t) * np.sin(2 * np.pi * fk * t + rng.uniform(0, 2 * np.pi))
     env = np.minimum(1.0, t / 0.004)
@@ -279,8 +302,8 @@ def render_audio(scenes: list[Scene], duration: float, cfg: SynthConfig, rng: np
                 i0 = int(round((t + off) * sr))
                 seg = x[: max(0, mix.shape[0] - i0)]
                 pan = float(rng.uniform(0.25, 0.75))
-                mix[i0: i0 + seg.size, 0] += (1 - pan) * seg
-                mix[i0: i0 + seg.size, 1] += pan * seg
+                mix[i0 : i0 + seg.size, 0] += (1 - pan) * seg
+                mix[i0 : i0 + seg.size, 1] += pan * seg
             t = end
     mix = mix[:total]
     mix += rng.normal(0, 1e-3, mix.shape)
@@ -304,22 +327,55 @@ def synth_movie(folder: Path, index: int, cfg: SynthConfig, progress: bool = Tru
     audio, chords = render_audio(scenes, duration, cfg, rng)
     frame_rng = np.random.default_rng([cfg.seed, index, 1])
     n_frames = int(round(duration * cfg.fps))
-    with tqdm(total=n_frames, desc=f"{folder.name}", unit="frame", disable=not progress, leave=False,
-              file=sys.stderr) as bar:
-        write_video(folder / "video.mp4", render_frames(scenes, duration, cfg, frame_rng, bar), cfg.fps,
-                    audio=audio, sample_rate=cfg.sample_rate, preset="ultrafast", crf=20)
+    with tqdm(
+        total=n_frames,
+        desc=f"{folder.name}",
+        unit="frame",
+        disable=not progress,
+        leave=False,
+        file=sys.stderr,
+    ) as bar:
+        write_video(
+            folder / "video.mp4",
+            render_frames(scenes, duration, cfg, frame_rng, bar),
+            cfg.fps,
+            audio=audio,
+            sample_rate=cfg.sample_rate,
+            preset="ultrafast",
+            crf=20,
+        )
     lines = [f"{_fmt_time(ti)} {vi:.3f} {ai:.3f}".replace("-0.000", "0.000") for ti, vi, ai in zip(t, v, a)]
     atomic_write_text(folder / "emotion" / "intended_1.dat", "\n".join(lines) + "\n")
     atomic_write_text(folder / "chords.lab", "".join(f"{s:.3f}\t{e:.3f}\t{lab}\n" for s, e, lab in chords))
-    atomic_write_csv(folder / "scenes.csv", [
-        {"scene": s.index, "start_s": round(s.start, 3), "end_s": round(s.end, 3),
-         "emotion": "positive" if s.positive else "negative", "valence": round(s.valence, 3),
-         "arousal": round(s.arousal, 3), "tempo_bpm": round(s.tempo, 1), "hue": round(s.hue_bg, 3),
-         "saturation": round(s.sat, 3), "value": round(s.val, 3), "speed": round(s.speed, 3), "blobs": s.blobs}
-        for s in scenes])
-    meta = {"key": _key(cfg, index), "movie": folder.name, "index": index, "duration_s": duration,
-            "scenes": len(scenes), "chords": len(chords),
-            "positive_scenes": sum(s.positive for s in scenes)}
+    atomic_write_csv(
+        folder / "scenes.csv",
+        [
+            {
+                "scene": s.index,
+                "start_s": round(s.start, 3),
+                "end_s": round(s.end, 3),
+                "emotion": "positive" if s.positive else "negative",
+                "valence": round(s.valence, 3),
+                "arousal": round(s.arousal, 3),
+                "tempo_bpm": round(s.tempo, 1),
+                "hue": round(s.hue_bg, 3),
+                "saturation": round(s.sat, 3),
+                "value": round(s.val, 3),
+                "speed": round(s.speed, 3),
+                "blobs": s.blobs,
+            }
+            for s in scenes
+        ],
+    )
+    meta = {
+        "key": _key(cfg, index),
+        "movie": folder.name,
+        "index": index,
+        "duration_s": duration,
+        "scenes": len(scenes),
+        "chords": len(chords),
+        "positive_scenes": sum(s.positive for s in scenes),
+    }
     atomic_write_json(folder / "synth.json", meta)
     return meta
 
@@ -328,9 +384,18 @@ def _key(cfg: SynthConfig, index: int) -> dict[str, Any]:
     return {"version": SYNTH_VERSION, "index": index, **asdict(cfg)}
 
 
-def synthesize(out_dir: str | Path, minutes: float = 3.0, seed: int = 0, movies: int = 3, *, fps: int = 25,
-               size: tuple[int, int] = (120, 160), sample_rate: int = 22050, progress: bool = True,
-               log: Callable[[str], None] | None = None) -> list[Path]:
+def synthesize(
+    out_dir: str | Path,
+    minutes: float = 3.0,
+    seed: int = 0,
+    movies: int = 3,
+    *,
+    fps: int = 25,
+    size: tuple[int, int] = (120, 160),
+    sample_rate: int = 22050,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Write `movies` synthetic movies totalling about `minutes` minutes into `out_dir`; return their folders.
 
     A movie whose `synth.json` matches these settings is reused (resumable per movie).
@@ -341,17 +406,29 @@ def synthesize(out_dir: str | Path, minutes: float = 3.0, seed: int = 0, movies:
         raise UsageError("--minutes must be > 0 and --movies >= 1")
     if fps < 10:
         raise UsageError("--fps must be >= 10 (prepare samples 10 frames a second)")
-    cfg = SynthConfig(minutes=float(minutes), seed=int(seed), movies=int(movies), fps=int(fps),
-                      height=int(size[0]), width=int(size[1]), sample_rate=int(sample_rate))
+    cfg = SynthConfig(
+        minutes=float(minutes),
+        seed=int(seed),
+        movies=int(movies),
+        fps=int(fps),
+        height=int(size[0]),
+        width=int(size[1]),
+        sample_rate=int(sample_rate),
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     folders = []
-    for i, name in enumerate(tqdm(movie_names(movies), desc="synth", unit="movie", disable=not progress,
-                                  file=sys.stderr)):
+    for i, name in enumerate(
+        tqdm(movie_names(movies), desc="synth", unit="movie", disable=not progress, file=sys.stderr)
+    ):
         folder = out / name
         marker = folder / "synth.json"
         done = False
-        if marker.is_file() and (folder / "video.mp4").is_file() and (folder / "emotion" / "intended_1.dat").is_file():
+        if (
+            marker.is_file()
+            and (folder / "video.mp4").is_file()
+            and (folder / "emotion" / "intended_1.dat").is_file()
+        ):
             try:
                 done = json.loads(marker.read_text()).get("key") == _key(cfg, i)
             except ValueError:
@@ -362,7 +439,12 @@ def synthesize(out_dir: str | Path, minutes: float = 3.0, seed: int = 0, movies:
             log(f"{name}: reused")
         folders.append(folder)
     atomic_write_json(out / "split.json", {"test": [movie_names(movies)[-1]] if movies >= 2 else []})
-    atomic_write_json(out / "synth.json", {"settings": asdict(cfg), "movies": movie_names(movies),
-                                           "provenance": provenance(command="s2w-models data synth",
-                                                                    seeds={"synth": cfg.seed})})
+    atomic_write_json(
+        out / "synth.json",
+        {
+            "settings": asdict(cfg),
+            "movies": movie_names(movies),
+            "provenance": provenance(command="s2w-models data synth", seeds={"synth": cfg.seed}),
+        },
+    )
     return folders
