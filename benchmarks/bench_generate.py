@@ -89,7 +89,11 @@ def reference_generate(srnn, v, steps: int, seed: int, forced=None):
                 conds[j], state[j] = tier.step(frame_input(seq[:, i - nfs : i], q), upper, state[j], gv)
             logits = srnn.mlp.step(seq[:, i - k : i], conds[0][:, t % srnn.tiers[0].frame_size])
             logp = F.log_softmax(logits, dim=-1)
-            code = forced[:, t] if forced is not None else torch.multinomial(logp.exp(), 1, generator=g).squeeze(1)
+            code = (
+                forced[:, t]
+                if forced is not None
+                else torch.multinomial(logp.exp(), 1, generator=g).squeeze(1)
+            )
             seq[:, i] = code
             logps[:, t] = logp.gather(1, code.unsqueeze(1)).squeeze(1)
     return seq[:, lb:], logps
@@ -127,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = [int(x) for x in args.batches.split(",")]
     bf16_batches = [] if args.no_bf16 else [b for b in batches if b >= 8]
     # steps: multiples of the top frame (64); the reference is ~10-100x slower, so it runs fewer steps
-    fast_steps = {1: 1024, 32: 512} if args.quick else {1: 4096, 32: 2048}
-    ref_steps = {1: 192, 32: 128} if args.quick else {1: 1024, 32: 512}
+    fast_steps = {b: (512 if b == 1 else 256) if args.quick else (4096 if b == 1 else 2048) for b in batches}
+    ref_steps = {b: (128 if b == 1 else 64) if args.quick else (1024 if b == 1 else 512) for b in batches}
     repeats = 1 if args.quick else 2
 
     torch.manual_seed(0)
@@ -136,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model("scene2wav", C.paper()).eval()
     srnn = model.samplernn
     n_params = sum(p.numel() for p in srnn.parameters())
-    print(f"paper-size SampleRNN: {n_params:,} parameters, built in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"paper-size SampleRNN: {n_params:,} parameters, built in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
     folded = fold_samplernn(srnn)
     dev = torch.device(args.device)
     folded_dev = folded.to(dev)
@@ -164,33 +171,94 @@ def main(argv: list[str] | None = None) -> int:
         # timing, interleaved (shared machines are noisy: best of `repeats`)
         t_fast = t_ref = float("inf")
         for _ in range(repeats):
-            t_fast = min(t_fast, time_it(lambda b=b, h0=h0, seeds=seeds, vd=vd: sample(
-                folded_dev, h0, fast_steps[b], seeds, v=vd if srnn.gates else None), 1) / fast_steps[b])
-            t_ref = min(t_ref, time_it(lambda b=b, v=v: reference_generate(srnn, v, ref_steps[b], 1), 1) / ref_steps[b])
+            t_fast = min(
+                t_fast,
+                time_it(
+                    lambda b=b, h0=h0, seeds=seeds, vd=vd: sample(
+                        folded_dev, h0, fast_steps[b], seeds, v=vd if srnn.gates else None
+                    ),
+                    1,
+                )
+                / fast_steps[b],
+            )
+            t_ref = min(
+                t_ref,
+                time_it(lambda b=b, v=v: reference_generate(srnn, v, ref_steps[b], 1), 1) / ref_steps[b],
+            )
         rtf_fast = t_fast * 16000 / b
         rtf_ref = t_ref * 16000 / b
-        results[str(b)] = {"fast_ms_per_step": t_fast * 1e3, "ref_ms_per_step": t_ref * 1e3, "rtf_fast": rtf_fast,
-                           "rtf_ref": rtf_ref, "ratio": t_ref / t_fast, "max_logp_diff": diff,
-                           "fast_steps": fast_steps[b], "ref_steps": ref_steps[b]}
-        rows.append([b, "authors' (full modules, WN per call)", f"{t_ref * 1e3:.2f}", f"{rtf_ref:.1f}", "1.0",
-                     f"{peak_rss_mb():.0f}"])
-        rows.append([b, "s2w fast sampler", f"{t_fast * 1e3:.2f}", f"{rtf_fast:.2f}", f"{t_ref / t_fast:.1f}",
-                     f"{peak_rss_mb():.0f}"])
+        results[str(b)] = {
+            "fast_ms_per_step": t_fast * 1e3,
+            "ref_ms_per_step": t_ref * 1e3,
+            "rtf_fast": rtf_fast,
+            "rtf_ref": rtf_ref,
+            "ratio": t_ref / t_fast,
+            "max_logp_diff": diff,
+            "fast_steps": fast_steps[b],
+            "ref_steps": ref_steps[b],
+        }
+        rows.append(
+            [
+                b,
+                "authors' (full modules, WN per call)",
+                f"{t_ref * 1e3:.2f}",
+                f"{rtf_ref:.1f}",
+                "1.0",
+                f"{peak_rss_mb():.0f}",
+            ]
+        )
+        rows.append(
+            [
+                b,
+                "s2w fast sampler",
+                f"{t_fast * 1e3:.2f}",
+                f"{rtf_fast:.2f}",
+                f"{t_ref / t_fast:.1f}",
+                f"{peak_rss_mb():.0f}",
+            ]
+        )
         if b in bf16_batches:  # reduced precision: faster matrix products, log-probs within ~1e-2 (not exact)
             fb = folded.to(dev, torch.bfloat16)
             sample(fb, h0, 64, seeds, v=vd if srnn.gates else None)
-            low = sample(fb, h0, chk, seeds, forced=fast.codes, return_logp=True, v=vd if srnn.gates else None)
+            low = sample(
+                fb, h0, chk, seeds, forced=fast.codes, return_logp=True, v=vd if srnn.gates else None
+            )
             bdiff = (low.logp.cpu() - fast.logp.cpu()).abs()
-            t_bf = min(time_it(lambda b=b, h0=h0, seeds=seeds, vd=vd, fb=fb: sample(
-                fb, h0, fast_steps[b], seeds, v=vd if srnn.gates else None), 1) / fast_steps[b] for _ in range(repeats))
-            results[str(b)].update({"bf16_ms_per_step": t_bf * 1e3, "rtf_bf16": t_bf * 16000 / b,
-                                    "ratio_bf16": t_ref / t_bf, "bf16_logp_diff_max": float(bdiff.max()),
-                                    "bf16_logp_diff_mean": float(bdiff.mean())})
-            rows.append([b, "s2w fast sampler, bf16 matrices", f"{t_bf * 1e3:.2f}", f"{t_bf * 16000 / b:.2f}",
-                         f"{t_ref / t_bf:.1f}", f"{peak_rss_mb():.0f}"])
+            t_bf = min(
+                time_it(
+                    lambda b=b, h0=h0, seeds=seeds, vd=vd, fb=fb: sample(
+                        fb, h0, fast_steps[b], seeds, v=vd if srnn.gates else None
+                    ),
+                    1,
+                )
+                / fast_steps[b]
+                for _ in range(repeats)
+            )
+            results[str(b)].update(
+                {
+                    "bf16_ms_per_step": t_bf * 1e3,
+                    "rtf_bf16": t_bf * 16000 / b,
+                    "ratio_bf16": t_ref / t_bf,
+                    "bf16_logp_diff_max": float(bdiff.max()),
+                    "bf16_logp_diff_mean": float(bdiff.mean()),
+                }
+            )
+            rows.append(
+                [
+                    b,
+                    "s2w fast sampler, bf16 matrices",
+                    f"{t_bf * 1e3:.2f}",
+                    f"{t_bf * 16000 / b:.2f}",
+                    f"{t_ref / t_bf:.1f}",
+                    f"{peak_rss_mb():.0f}",
+                ]
+            )
             del fb
-        print(f"batch {b}: reference {t_ref * 1e3:.2f} ms/step, s2w {t_fast * 1e3:.2f} ms/step, "
-              f"x{t_ref / t_fast:.1f}, logp diff {diff:.2e}", flush=True)
+        print(
+            f"batch {b}: reference {t_ref * 1e3:.2f} ms/step, s2w {t_fast * 1e3:.2f} ms/step, "
+            f"x{t_ref / t_fast:.1f}, logp diff {diff:.2e}",
+            flush=True,
+        )
 
     bw = memory_bandwidth_gbps(256 if args.quick else 1024)
     w = folded.n_weights()
@@ -198,17 +266,35 @@ def main(argv: list[str] | None = None) -> int:
     floor_ms = bytes_step / (bw * 1e9) * 1e3
     authors_bytes = 30e6  # the authors' arithmetic reads ~7.6 M weights (30 MB float32) per sample step
     print()
-    print(tabulate(rows, headers=["batch", "generator", "ms / step", "RTF (compute s / audio s)", "speed-up",
-                                  "peak RSS MB"], tablefmt="github"))
+    print(
+        tabulate(
+            rows,
+            headers=[
+                "batch",
+                "generator",
+                "ms / step",
+                "RTF (compute s / audio s)",
+                "speed-up",
+                "peak RSS MB",
+            ],
+            tablefmt="github",
+        )
+    )
     b1 = results.get("1")
     print()
-    print(f"memory bandwidth (numpy copy): {bw:.1f} GB/s; s2w reads {bytes_step / 1e6:.1f} MB of weights per "
-          f"sample step (amortised; the authors' arithmetic touches ~30 MB): floor {floor_ms:.3f} ms/step "
-          f"(RTF {floor_ms * 16:.1f}) at batch 1")
+    print(
+        f"memory bandwidth (numpy copy): {bw:.1f} GB/s; s2w reads {bytes_step / 1e6:.1f} MB of weights per "
+        f"sample step (amortised; the authors' arithmetic touches ~30 MB): floor {floor_ms:.3f} ms/step "
+        f"(RTF {floor_ms * 16:.1f}) at batch 1"
+    )
     if b1:
-        print(f"batch 1: s2w {b1['fast_ms_per_step']:.3f} ms/step = {b1['fast_ms_per_step'] / floor_ms:.1f}x the "
-              f"floor")
-    print(f"equal results (teacher-forced log-probs): max abs diff {max_diff:.2e} -> {'OK' if equal else 'FAIL'}")
+        print(
+            f"batch 1: s2w {b1['fast_ms_per_step']:.3f} ms/step = {b1['fast_ms_per_step'] / floor_ms:.1f}x the "
+            f"floor"
+        )
+    print(
+        f"equal results (teacher-forced log-probs): max abs diff {max_diff:.2e} -> {'OK' if equal else 'FAIL'}"
+    )
 
     summary = {
         "ratio_batch32": results["32"]["ratio"] if "32" in results else None,
@@ -233,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         "per_batch": results,
         "n_params": n_params,
     }
-    atomic_write_json(args.json, {"provenance": provenance(command="benchmarks/bench_generate.py"),
-                                  "summary": summary})
+    atomic_write_json(
+        args.json, {"provenance": provenance(command="benchmarks/bench_generate.py"), "summary": summary}
+    )
     print(f"wrote {args.json}")
     return 0 if equal else 1
 

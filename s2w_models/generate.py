@@ -37,7 +37,10 @@ from s2w_eval.results import atomic_write_bytes, atomic_write_csv, atomic_write_
 from .sampler import FoldedSampleRNN, FoldedTier, cpu_threads, sample, small_work_threads
 
 MODELS = ("scene2wav", "baseline")
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # bf16: the sampler's matrices (faster, not exact)
+PRECISIONS = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+}  # bf16: the sampler's matrices (faster, not exact)
 REFERENCE = "target"
 POSTPROCESS = "dequantised to [-1, 1]; DC offset removed (clip mean subtracted); peak kept <= 1"
 
@@ -60,19 +63,23 @@ def fold_samplernn(srnn) -> FoldedSampleRNN:
         tiers = []
         for tier in reversed(list(srnn.tiers)):  # the sampler wants the top tier first
             w_in = tier.input_expand.weight.squeeze(-1)  # (dim, nfs)
-            layers = [(c(g.weight_ih_l0), c(g.weight_hh_l0), c(g.bias_ih_l0), c(g.bias_hh_l0))
-                      for g in tier.rnn.layers]
+            layers = [
+                (c(g.weight_ih_l0), c(g.weight_hh_l0), c(g.bias_ih_l0), c(g.bias_hh_l0))
+                for g in tier.rnn.layers
+            ]
             wu = tier.upsampling.conv.weight  # (dim_in, dim_out, r)
-            tiers.append(FoldedTier(
-                n_frame_samples=tier.n_frame_samples,
-                frame_size=tier.frame_size,
-                w_in=c(w_in.t()),
-                b_in=c(tier.input_expand.bias),
-                layers=layers,
-                w_up=c(wu.permute(2, 0, 1)),  # (r, in, out)
-                b_up=c(tier.upsampling.bias.t()),
-                cond_dim=int(tier.rnn.cond_dim),
-            ))
+            tiers.append(
+                FoldedTier(
+                    n_frame_samples=tier.n_frame_samples,
+                    frame_size=tier.frame_size,
+                    w_in=c(w_in.t()),
+                    b_in=c(tier.input_expand.bias),
+                    layers=layers,
+                    w_up=c(wu.permute(2, 0, 1)),  # (r, in, out)
+                    b_up=c(tier.upsampling.bias.t()),
+                    cond_dim=int(tier.rnn.cond_dim),
+                )
+            )
         mlp = srnn.mlp
         tables = mlp.input_tables()  # (k, Q, dim)
         return FoldedSampleRNN(
@@ -125,16 +132,31 @@ class Scene2WavGenerator:
     def hop(self) -> int:
         return self.folded.hop
 
-    def __call__(self, frames: torch.Tensor, n_samples: int, seeds: Sequence[int], temperature: float = 1.0,
-                 top_k: int | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        frames: torch.Tensor,
+        n_samples: int,
+        seeds: Sequence[int],
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         with torch.inference_mode():
             frames = frames.to(self.device)
             v = self.model.embed(frames)
             state = self.srnn.initial_state(v, frames.shape[0])
             h0 = list(reversed(state))
             length = padded_length(n_samples, self.hop)
-            res = sample(self.folded, h0, length, seeds, temperature=temperature, top_k=top_k, progress=progress,
-                         v=v if self.srnn.gates else None)
+            res = sample(
+                self.folded,
+                h0,
+                length,
+                seeds,
+                temperature=temperature,
+                top_k=top_k,
+                progress=progress,
+                v=v if self.srnn.gates else None,
+            )
             wave = self.srnn.quantizer.decode(res.codes[:, :n_samples].cpu())
         return postprocess(wave)
 
@@ -149,8 +171,15 @@ class BaselineGenerator:
         self.model = model.eval().to(device)
         self.device = torch.device(device)
 
-    def __call__(self, frames: torch.Tensor, n_samples: int, seeds: Sequence[int], temperature: float = 1.0,
-                 top_k: int | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        frames: torch.Tensor,
+        n_samples: int,
+        seeds: Sequence[int],
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         hidden = self.model.encoder.cfg.hidden
         small = small_work_threads(hidden, frames.shape[0]) if self.device.type == "cpu" else None
         with torch.inference_mode(), cpu_threads(small):
@@ -167,7 +196,9 @@ def make_generator(model, kind: str, device: torch.device | str = "cpu", precisi
         return Scene2WavGenerator(model, device, precision)
     if kind == "baseline":
         return BaselineGenerator(model, device)
-    raise UsageError(f"a {kind!r} checkpoint cannot generate audio", fix="pass a scene2wav or baseline checkpoint")
+    raise UsageError(
+        f"a {kind!r} checkpoint cannot generate audio", fix="pass a scene2wav or baseline checkpoint"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- selection
@@ -227,8 +258,11 @@ class GenerateResult:
         return 1 if self.problems else 0
 
 
-def load_models(checkpoints: Sequence[str | Path] | str | Path, models: Sequence[str] | None = None,
-                device: str | torch.device = "cpu") -> list[ModelSpec]:
+def load_models(
+    checkpoints: Sequence[str | Path] | str | Path,
+    models: Sequence[str] | None = None,
+    device: str | torch.device = "cpu",
+) -> list[ModelSpec]:
     """Load each checkpoint (one per model kind) and keep those named in `models` (default: all given)."""
     from .checkpoint import load_model
 
@@ -242,11 +276,17 @@ def load_models(checkpoints: Sequence[str | Path] | str | Path, models: Sequence
         model, cfg, meta = load_model(ck, device="cpu")
         kind = meta["kind"]
         if kind not in MODELS:
-            raise UsageError(f"a {kind!r} checkpoint cannot generate audio", ck,
-                             "pass a scene2wav or baseline checkpoint (train them with `s2w-models train`)")
+            raise UsageError(
+                f"a {kind!r} checkpoint cannot generate audio",
+                ck,
+                "pass a scene2wav or baseline checkpoint (train them with `s2w-models train`)",
+            )
         if kind in specs:
-            raise UsageError(f"two {kind} checkpoints given ({specs[kind].checkpoint} and {ck})", ck,
-                             "pass one checkpoint per model")
+            raise UsageError(
+                f"two {kind} checkpoints given ({specs[kind].checkpoint} and {ck})",
+                ck,
+                "pass one checkpoint per model",
+            )
         specs[kind] = ModelSpec(kind, ck, sha256_file(ck), model, cfg, meta)
     wanted = list(models) if models else list(specs)
     for m in wanted:
@@ -255,8 +295,10 @@ def load_models(checkpoints: Sequence[str | Path] | str | Path, models: Sequence
 
             raise UsageError(f"unknown model {m!r}{did_you_mean(m, MODELS)}; choose from {', '.join(MODELS)}")
         if m not in specs:
-            raise UsageError(f"--models names {m!r} but no {m} checkpoint was given",
-                             fix=f"add --checkpoint PATH/TO/{m}.pt")
+            raise UsageError(
+                f"--models names {m!r} but no {m} checkpoint was given",
+                fix=f"add --checkpoint PATH/TO/{m}.pt",
+            )
     return [specs[m] for m in wanted]
 
 
@@ -348,12 +390,19 @@ def generate_run(
     clip_len = int(meta.get("audio_len", 0)) or int(round(float(meta["seconds"]) * sr))
     if proto is not None:
         if proto.sample_rate != sr:
-            raise UsageError(f"protocol {proto.name} wants {proto.sample_rate} Hz but the data is {sr} Hz",
-                             data_dir, "prepare the data at the protocol's sample rate or pick another protocol")
+            raise UsageError(
+                f"protocol {proto.name} wants {proto.sample_rate} Hz but the data is {sr} Hz",
+                data_dir,
+                "prepare the data at the protocol's sample rate or pick another protocol",
+            )
         n_samples = proto.samples_per_clip
         if n_samples > clip_len:
-            raise UsageError(f"protocol {proto.name} wants {proto.duration} s clips but the data's clips are "
-                             f"{clip_len / sr:g} s", data_dir, "prepare the data with longer splices")
+            raise UsageError(
+                f"protocol {proto.name} wants {proto.duration} s clips but the data's clips are "
+                f"{clip_len / sr:g} s",
+                data_dir,
+                "prepare the data with longer splices",
+            )
     else:
         n_samples = clip_len
     duration = n_samples / sr
@@ -364,8 +413,12 @@ def generate_run(
     for s in specs:
         want_f = s.config.data.frames_per_clip
         if frames_per_clip and want_f != frames_per_clip:
-            raise UsageError(f"the {s.kind} checkpoint was trained on {want_f} frames per clip, the data has "
-                             f"{frames_per_clip}", s.checkpoint, "generate from data prepared like its training data")
+            raise UsageError(
+                f"the {s.kind} checkpoint was trained on {want_f} frames per clip, the data has "
+                f"{frames_per_clip}",
+                s.checkpoint,
+                "generate from data prepared like its training data",
+            )
 
     df = ds.samples
     chosen = select_samples(df["emotion"].tolist(), n, sel_seed)
@@ -375,8 +428,15 @@ def generate_run(
     rows = []
     for i in chosen:
         r = df.iloc[i]
-        rows.append({"sample": str(r["sample"]), "emotion": str(r["emotion"]), "valence": float(r["valence"]),
-                     "source": str(r["movie"]), "start_s": float(r["start_s"])})
+        rows.append(
+            {
+                "sample": str(r["sample"]),
+                "emotion": str(r["emotion"]),
+                "valence": float(r["valence"]),
+                "source": str(r["movie"]),
+                "start_s": float(r["start_s"]),
+            }
+        )
     atomic_write_csv(run / "samples.csv", rows, ["sample", "emotion", "valence", "source", "start_s"])
     result = GenerateResult(run, ids)
     proto_info = {"name": proto.name, "version": proto.version} if proto else None
@@ -402,17 +462,34 @@ def generate_run(
         gen = make_generator(spec.model, spec.kind, dev, precision)
         cond = spec.kind
         s2w = spec.kind == "scene2wav"
-        base = {"model": spec.kind, "checkpoint_sha256": spec.sha256, "seed": gen_seed,
-                "temperature": float(temperature) if s2w else None, "top_k": top_k if s2w else None,
-                "precision": precision if s2w else "fp32", "n_samples": n_samples, "sample_rate": sr}
-        todo = [(i, sid) for i, sid in zip(chosen, ids, strict=True)
-                if not ((run / cond / f"{sid}.wav").exists()
-                        and _sidecar_matches(run / cond / f"{sid}.json", base))]
+        base = {
+            "model": spec.kind,
+            "checkpoint_sha256": spec.sha256,
+            "seed": gen_seed,
+            "temperature": float(temperature) if s2w else None,
+            "top_k": top_k if s2w else None,
+            "precision": precision if s2w else "fp32",
+            "n_samples": n_samples,
+            "sample_rate": sr,
+        }
+        todo = [
+            (i, sid)
+            for i, sid in zip(chosen, ids, strict=True)
+            if not (
+                (run / cond / f"{sid}.wav").exists() and _sidecar_matches(run / cond / f"{sid}.json", base)
+            )
+        ]
         result.skipped[cond] = len(ids) - len(todo)
         result.generated[cond] = 0
         t_model = 0.0
-        bar = tqdm(total=len(todo) * n_samples, unit="sample", unit_scale=True, disable=not progress,
-                   desc=f"{cond} ({len(todo)} clips)", dynamic_ncols=True)
+        bar = tqdm(
+            total=len(todo) * n_samples,
+            unit="sample",
+            unit_scale=True,
+            disable=not progress,
+            desc=f"{cond} ({len(todo)} clips)",
+            dynamic_ncols=True,
+        )
         try:
             for start in range(0, len(todo), batch_size):
                 batch = todo[start : start + batch_size]
@@ -420,25 +497,48 @@ def generate_run(
                 seeds = [clip_seed(gen_seed, sid, spec.kind) for _, sid in batch]
                 t0 = time.perf_counter()
                 nb = len(batch)
-                waves = gen(frames, n_samples, seeds, temperature=temperature, top_k=top_k,
-                            progress=lambda k, nb=nb, bar=bar: bar.update(min(k, n_samples) * nb))
+                waves = gen(
+                    frames,
+                    n_samples,
+                    seeds,
+                    temperature=temperature,
+                    top_k=top_k,
+                    progress=lambda k, nb=nb, bar=bar: bar.update(min(k, n_samples) * nb),
+                )
                 dt = time.perf_counter() - t0
                 t_model += dt
                 for (i, sid), w, s in zip(batch, waves, seeds, strict=True):
                     wav = run / cond / f"{sid}.wav"
                     if not np.all(np.isfinite(w)) or not np.any(w):
-                        result.problems.append(Problem(str(wav), f"{cond} produced {'silent' if np.all(np.isfinite(w)) else 'non-finite'} audio; not written"))
+                        result.problems.append(
+                            Problem(
+                                str(wav),
+                                f"{cond} produced {'silent' if np.all(np.isfinite(w)) else 'non-finite'} audio; not written",
+                            )
+                        )
                         continue
                     write_wav(wav, w, sr)
                     side = dict(base)
-                    side.update({
-                        "condition": cond, "sample": sid, "clip_seed": s, "checkpoint": str(spec.checkpoint),
-                        "preset": getattr(spec.config, "preset", None), "protocol": proto_info,
-                        "duration": duration, "generation_time_s": dt / nb, "batch_size": nb,
-                        "device": str(dev), "postprocess": POSTPROCESS, "s2w_version": __version__,
-                    })
+                    side.update(
+                        {
+                            "condition": cond,
+                            "sample": sid,
+                            "clip_seed": s,
+                            "checkpoint": str(spec.checkpoint),
+                            "preset": getattr(spec.config, "preset", None),
+                            "protocol": proto_info,
+                            "duration": duration,
+                            "generation_time_s": dt / nb,
+                            "batch_size": nb,
+                            "device": str(dev),
+                            "postprocess": POSTPROCESS,
+                            "s2w_version": __version__,
+                        }
+                    )
                     if spec.kind == "scene2wav":
-                        side["sampler"] = "s2w_models.sampler (folded weight norm, incremental tiers, Gumbel-max)"
+                        side["sampler"] = (
+                            "s2w_models.sampler (folded weight norm, incremental tiers, Gumbel-max)"
+                        )
                     atomic_write_json(run / cond / f"{sid}.json", side)
                     result.generated[cond] += 1
                     if video:
@@ -454,27 +554,69 @@ def generate_run(
                 if wav.exists() and not (run / "scenes" / cond / f"{sid}.mp4").exists():
                     from s2w_eval.io.audio import load_audio
 
-                    _write_scene(run, sid, ds[i]["frames"].numpy(), fps, duration, load_audio(wav, sr), sr, cond,
-                                 result)
+                    _write_scene(
+                        run,
+                        sid,
+                        ds[i]["frames"].numpy(),
+                        fps,
+                        duration,
+                        load_audio(wav, sr),
+                        sr,
+                        cond,
+                        result,
+                    )
         del gen
 
-    atomic_write_json(run / "generation.json", {
-        "data": str(data_dir), "split": split, "n": n, "selected": len(ids), "n_samples": n_samples,
-        "duration": duration, "sample_rate": sr, "temperature": temperature, "top_k": top_k,
-        "batch_size": batch_size, "device": str(dev), "precision": precision, "postprocess": POSTPROCESS,
-        "models": {s.kind: {"checkpoint": str(s.checkpoint), "sha256": s.sha256,
-                            "preset": getattr(s.config, "preset", None)} for s in specs},
-        "generated": result.generated, "skipped": result.skipped,
-        "seconds": result.seconds, "real_time_factor": result.rtf,
-        "problems": [p.format() for p in result.problems],
-        "provenance": provenance(command="s2w-models generate", seeds={"selection": sel_seed, "generation": gen_seed},
-                                 protocol=proto.provenance() if proto else None),
-    })
+    atomic_write_json(
+        run / "generation.json",
+        {
+            "data": str(data_dir),
+            "split": split,
+            "n": n,
+            "selected": len(ids),
+            "n_samples": n_samples,
+            "duration": duration,
+            "sample_rate": sr,
+            "temperature": temperature,
+            "top_k": top_k,
+            "batch_size": batch_size,
+            "device": str(dev),
+            "precision": precision,
+            "postprocess": POSTPROCESS,
+            "models": {
+                s.kind: {
+                    "checkpoint": str(s.checkpoint),
+                    "sha256": s.sha256,
+                    "preset": getattr(s.config, "preset", None),
+                }
+                for s in specs
+            },
+            "generated": result.generated,
+            "skipped": result.skipped,
+            "seconds": result.seconds,
+            "real_time_factor": result.rtf,
+            "problems": [p.format() for p in result.problems],
+            "provenance": provenance(
+                command="s2w-models generate",
+                seeds={"selection": sel_seed, "generation": gen_seed},
+                protocol=proto.provenance() if proto else None,
+            ),
+        },
+    )
     return result
 
 
-def _write_scene(run: Path, sid: str, frames_hsv: np.ndarray, fps: float, duration: float, audio: np.ndarray,
-                 sr: int, cond: str | None, result: GenerateResult) -> None:
+def _write_scene(
+    run: Path,
+    sid: str,
+    frames_hsv: np.ndarray,
+    fps: float,
+    duration: float,
+    audio: np.ndarray,
+    sr: int,
+    cond: str | None,
+    result: GenerateResult,
+) -> None:
     """scenes/<sid>.mp4 (cond None: the real audio) or scenes/<cond>/<sid>.mp4; a failure is a problem."""
     from s2w_eval.io.video import write_video
 
@@ -483,4 +625,6 @@ def _write_scene(run: Path, sid: str, frames_hsv: np.ndarray, fps: float, durati
     try:
         write_video(path, _hsv_to_rgb_uint8(frames_hsv[:n_frames]), fps, audio=audio, sample_rate=sr)
     except Exception as exc:  # noqa: BLE001 - a video is an extra: report it, keep the audio
-        result.problems.append(Problem(str(path), f"could not write the scene video ({type(exc).__name__}: {exc})"))
+        result.problems.append(
+            Problem(str(path), f"could not write the scene video ({type(exc).__name__}: {exc})")
+        )

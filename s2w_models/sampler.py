@@ -40,7 +40,9 @@ class FoldedTier:
     frame_size: int
     w_in: torch.Tensor  # (n_frame_samples, dim)
     b_in: torch.Tensor  # (dim,)
-    layers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]  # GRU (w_ih, w_hh, b_ih, b_hh)
+    layers: list[
+        tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+    ]  # GRU (w_ih, w_hh, b_ih, b_hh)
     w_up: torch.Tensor  # (frame_size, dim, dim): the transposed convolution's tap k as (in, out)
     b_up: torch.Tensor  # (frame_size, dim)
     cond_dim: int = 0  # > 0: every GRU layer reads [x, v] (v inside every gate, the paper's Eq. 12)
@@ -77,7 +79,9 @@ class FoldedSampleRNN:
         """Generated lengths must be a multiple of this (the top tier's frame)."""
         return self.tiers[0].n_frame_samples
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> FoldedSampleRNN:
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> FoldedSampleRNN:
         """Move (and optionally cast the matrices of) the folded model."""
 
         def mv(t: torch.Tensor) -> torch.Tensor:
@@ -154,7 +158,9 @@ def _gumbel_block(gens: Sequence[torch.Generator], steps: int, width: int, devic
     return -torch.log(-torch.log(u.clamp_(1e-12, 1.0 - 1e-7)))
 
 
-def sample_logits(logits: torch.Tensor, gumbel: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+def sample_logits(
+    logits: torch.Tensor, gumbel: torch.Tensor, temperature: float, top_k: int | None
+) -> torch.Tensor:
     """Exact ancestral sampling by Gumbel-max: argmax(logits / T + G) draws from softmax(logits / T).
 
     With `top_k`, the draw is restricted to the k most likely codes (renormalised). temperature <= 0 is greedy.
@@ -207,7 +213,9 @@ def sample(
         return _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, forced, progress, v)
 
 
-def _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, forced, progress, v) -> SampleResult:
+def _sample(
+    model, h0, length, seeds, temperature, top_k, block, return_logp, forced, progress, v
+) -> SampleResult:
     if length % model.hop:
         raise ValueError(f"length {length} is not a multiple of the top tier's frame ({model.hop})")
     bsz = len(seeds)
@@ -218,13 +226,19 @@ def _sample(model, h0, length, seeds, temperature, top_k, block, return_logp, fo
     taps = model.mlp_taps
     with torch.inference_mode():
         buf = torch.full((bsz, lb + length), model.q_zero, dtype=torch.long, device=device)
-        hidden = [[h[layer].to(device=device, dtype=dtype).contiguous() for layer in range(h.shape[0])] for h in h0]
+        hidden = [
+            [h[layer].to(device=device, dtype=dtype).contiguous() for layer in range(h.shape[0])] for h in h0
+        ]
         for h, t in zip(hidden, model.tiers, strict=True):
             if len(h) != t.n_layers or h[0].shape != (bsz, t.dim):
-                raise ValueError(f"h0 of a tier must be ({t.n_layers}, {bsz}, {t.dim}); got ({len(h)}, {tuple(h[0].shape)})")
+                raise ValueError(
+                    f"h0 of a tier must be ({t.n_layers}, {bsz}, {t.dim}); got ({len(h)}, {tuple(h[0].shape)})"
+                )
         if any(t.cond_dim for t in model.tiers):
             if v is None or v.shape != (bsz, model.tiers[0].cond_dim):
-                raise ValueError("this model is conditioned inside its GRU gates: pass v of shape (B, cond_dim)")
+                raise ValueError(
+                    "this model is conditioned inside its GRU gates: pass v of shape (B, cond_dim)"
+                )
             v = v.to(device=device, dtype=dtype)
         offsets = (torch.arange(taps, device=device) * q).unsqueeze(0)
         outs: list[torch.Tensor | None] = [None] * len(model.tiers)  # each tier's last GRU output

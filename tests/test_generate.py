@@ -23,7 +23,12 @@ FPS = 10
 def _tiny_config(**over):
     from s2w_models import config as C
 
-    items = [f"data.frames_per_clip={FRAMES}", f"data.audio_len={N_AUDIO}", "data.seconds=0.4", f"data.fps={FPS}"]
+    items = [
+        f"data.frames_per_clip={FRAMES}",
+        f"data.audio_len={N_AUDIO}",
+        "data.seconds=0.4",
+        f"data.fps={FPS}",
+    ]
     items += [f"{k}={v}" for k, v in over.items()]
     return C.apply_overrides(C.tiny(), items)
 
@@ -39,19 +44,40 @@ def make_dataset(root: Path, n_test: int = 6) -> Path:
     (root / "shards").mkdir(parents=True)
     frames = rng.integers(0, 256, size=(n, FRAMES, 3, 100, 100), dtype=np.uint8)
     t = np.arange(N_AUDIO) / SR
-    audio = np.stack([np.sin(2 * np.pi * (220 + 40 * i) * t) * 0.5 * 32767 for i in range(n)]).astype(np.int16)
+    audio = np.stack([np.sin(2 * np.pi * (220 + 40 * i) * t) * 0.5 * 32767 for i in range(n)]).astype(
+        np.int16
+    )
     np.save(root / "shards" / "M1.frames.npy", frames)
     np.save(root / "shards" / "M1.audio.npy", audio)
     rows = []
     for i in range(n):
         pos = i % 2 == 0
-        rows.append({"sample": f"M1_{i:03d}", "movie": "M1", "start_s": 0.4 * i,
-                     "valence": 0.5 if pos else -0.5, "arousal": 0.0, "emotion": "positive" if pos else "negative",
-                     "split": "test" if i < n_test else "train", "shard": "M1", "row": i})
+        rows.append(
+            {
+                "sample": f"M1_{i:03d}",
+                "movie": "M1",
+                "start_s": 0.4 * i,
+                "valence": 0.5 if pos else -0.5,
+                "arousal": 0.0,
+                "emotion": "positive" if pos else "negative",
+                "split": "test" if i < n_test else "train",
+                "shard": "M1",
+                "row": i,
+            }
+        )
     pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
-    atomic_write_json(root / "dataset.json", {"seconds": 0.4, "fps": FPS, "frames_per_clip": FRAMES,
-                                              "frame_size": [100, 100], "color": "hsv", "sample_rate": SR,
-                                              "audio_len": N_AUDIO})
+    atomic_write_json(
+        root / "dataset.json",
+        {
+            "seconds": 0.4,
+            "fps": FPS,
+            "frames_per_clip": FRAMES,
+            "frame_size": [100, 100],
+            "color": "hsv",
+            "sample_rate": SR,
+            "audio_len": N_AUDIO,
+        },
+    )
     return root
 
 
@@ -80,8 +106,15 @@ def run(assets):
     from s2w_models.generate import generate_run
 
     out = assets["root"] / "run"
-    res = generate_run([assets["ck"]["scene2wav"], assets["ck"]["baseline"]], assets["data"], out, n=4, seed=3,
-                       batch_size=3, progress=False)
+    res = generate_run(
+        [assets["ck"]["scene2wav"], assets["ck"]["baseline"]],
+        assets["data"],
+        out,
+        n=4,
+        seed=3,
+        batch_size=3,
+        progress=False,
+    )
     return out, res
 
 
@@ -105,8 +138,14 @@ def test_fast_sampler_matches_training_forward(conditioning):
     with torch.inference_mode():
         v = model.embed(torch.rand(b, FRAMES, 3, 100, 100))
         state = srnn.initial_state(v, b)
-        res = sample(fold_samplernn(srnn), list(reversed(state)), length, [5, 6, 7], return_logp=True,
-                     v=v if srnn.gates else None)
+        res = sample(
+            fold_samplernn(srnn),
+            list(reversed(state)),
+            length,
+            [5, 6, 7],
+            return_logp=True,
+            v=v if srnn.gates else None,
+        )
         prefix = torch.full((b, srnn.lookback), srnn.q_levels // 2)
         logp, _ = srnn(torch.cat([prefix, res.codes], 1)[:, :-1], state, v)
     ref = logp.gather(-1, res.codes.unsqueeze(-1)).squeeze(-1)
@@ -161,6 +200,17 @@ def test_temperature_and_top_k():
         sample(folded, h, 100, [1, 2])
 
 
+def test_bf16_sampler_close_to_fp32():
+    from s2w_models.sampler import sample
+
+    folded, srnn = _tiny_folded()
+    h = list(reversed(srnn.initial_state(None, 2)))
+    exact = sample(folded, h, 128, [1, 2], return_logp=True)
+    low = sample(folded.to(dtype=torch.bfloat16), h, 128, [1, 2], forced=exact.codes, return_logp=True)
+    diff = (low.logp - exact.logp).abs()
+    assert float(diff.max()) < 0.1 and float(diff.max()) > 0  # close, and really computed in bf16
+
+
 def test_top_k_restricts_to_k_most_likely():
     from s2w_models.sampler import sample_logits
 
@@ -177,7 +227,9 @@ def test_postprocess_range_and_dc():
     from s2w_models.generate import postprocess
     from s2w_models.nets.quantize import linear_dequantize
 
-    codes = torch.randint(100, 256, (2, 1000))  # a biased code distribution: a DC offset before postprocessing
+    codes = torch.randint(
+        100, 256, (2, 1000)
+    )  # a biased code distribution: a DC offset before postprocessing
     w = postprocess(linear_dequantize(codes, 256))
     assert w.dtype == np.float32 and w.shape == (2, 1000)
     assert np.abs(w.mean(axis=1)).max() < 1e-6
@@ -219,8 +271,18 @@ def test_run_layout_loads_without_problems(run, assets):
             assert (cond, s.id) in r.condition_scenes
         assert s.id in r.scenes
     side = r.sidecars[("scene2wav", r.samples[0].id)]
-    for key in ("model", "checkpoint_sha256", "seed", "temperature", "top_k", "protocol", "duration",
-                "generation_time_s", "s2w_version", "clip_seed"):
+    for key in (
+        "model",
+        "checkpoint_sha256",
+        "seed",
+        "temperature",
+        "top_k",
+        "protocol",
+        "duration",
+        "generation_time_s",
+        "s2w_version",
+        "clip_seed",
+    ):
         assert key in side
     from s2w_eval.results import sha256_file
 
@@ -254,7 +316,9 @@ def test_resume_and_determinism(run, assets, tmp_path):
     for p in other.glob("scene2wav/*.wav"):
         assert p.read_bytes() == (out / "scene2wav" / p.name).read_bytes()
     # changed settings (temperature) invalidate the sidecars: everything is regenerated
-    res = generate_run(cks[:1], assets["data"], other, n=4, seed=3, temperature=0.9, progress=False, video=False)
+    res = generate_run(
+        cks[:1], assets["data"], other, n=4, seed=3, temperature=0.9, progress=False, video=False
+    )
     assert res.generated == {"scene2wav": 4}
 
 
@@ -272,9 +336,19 @@ def test_cli_generate_and_errors(assets, tmp_path):
     # usage errors exit 2, a missing checkpoint exits 1
     assert run_main(cli, base + ["--out", str(tmp_path / "x"), "--models", "scene2wave"]) == 2
     assert run_main(cli, base + ["--out", str(tmp_path / "x"), "--models", "baseline"]) == 2
-    assert run_main(cli, base + ["--out", str(tmp_path / "x"), "--protocol", "quickstart"]) == 2  # 1 s > 0.4 s
-    missing = ["generate", "--checkpoint", str(tmp_path / "nope.pt"), "--data", str(assets["data"]),
-               "--out", str(tmp_path / "y"), "--quiet"]
+    assert (
+        run_main(cli, base + ["--out", str(tmp_path / "x"), "--protocol", "quickstart"]) == 2
+    )  # 1 s > 0.4 s
+    missing = [
+        "generate",
+        "--checkpoint",
+        str(tmp_path / "nope.pt"),
+        "--data",
+        str(assets["data"]),
+        "--out",
+        str(tmp_path / "y"),
+        "--quiet",
+    ]
     assert run_main(cli, missing) == 1
 
 
@@ -289,8 +363,9 @@ def test_protocol_sets_duration(assets, tmp_path):
     proto = tmp_path / "gen-test.yaml"
     proto.write_text(yaml.safe_dump(spec))
     out = tmp_path / "proto-run"
-    res = generate_run([assets["ck"]["baseline"]], assets["data"], out, n=2, protocol=proto, progress=False,
-                       video=False)
+    res = generate_run(
+        [assets["ck"]["baseline"]], assets["data"], out, n=2, protocol=proto, progress=False, video=False
+    )
     assert res.problems == []
     for p in out.glob("*/*.wav"):
         x, info = read_audio(p)
