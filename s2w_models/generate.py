@@ -42,6 +42,9 @@ PRECISIONS = {
     "bf16": torch.bfloat16,
 }  # bf16: the sampler's matrices (faster, not exact)
 REFERENCE = "target"
+VIDEO_MIN_SIDE = (
+    300  # scene videos are upscaled (nearest, integer factor) to at least this many pixels a side
+)
 POSTPROCESS = "dequantised to [-1, 1]; DC offset removed (clip mean subtracted); peak kept <= 1"
 
 
@@ -319,7 +322,13 @@ def _hsv_to_rgb_uint8(frames: np.ndarray) -> np.ndarray:
     from s2w_eval.io.video import hsv_to_rgb
 
     rgb = hsv_to_rgb(np.transpose(frames, (0, 2, 3, 1)))
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    out = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    scale = max(1, -(-VIDEO_MIN_SIDE // min(out.shape[1], out.shape[2])))
+    if (
+        scale > 1
+    ):  # 100 x 100 model frames are too small to watch in a survey: integer (pixel-exact) upscaling
+        out = np.repeat(np.repeat(out, scale, axis=1), scale, axis=2)
+    return out
 
 
 def _sidecar_matches(path: Path, want: dict[str, Any]) -> bool:
@@ -437,17 +446,29 @@ def generate_run(
                 "start_s": float(r["start_s"]),
             }
         )
+    existing = run / "samples.csv"
+    if existing.exists():
+        from s2w_eval.io.runs import read_samples_csv
+
+        try:
+            have = [smp.id for smp in read_samples_csv(existing)[0]]
+        except DataError:
+            have = None
+        if have is not None and have and have != ids:
+            raise UsageError(
+                f"the run already holds a different selection of {len(have)} scenes (this one: {len(ids)})",
+                existing,
+                "use a new --out folder, or the same --data/--split/--n/--seed as before to resume",
+            )
     atomic_write_csv(run / "samples.csv", rows, ["sample", "emotion", "valence", "source", "start_s"])
     result = GenerateResult(run, ids)
     proto_info = {"name": proto.name, "version": proto.version} if proto else None
 
     # the reference audio, and the scene videos with it
     need_frames = video
-    target_audio: dict[str, np.ndarray] = {}
     for i, sid in zip(chosen, ids, strict=True):
-        frames_u8, audio = ds.arrays(i)
+        _, audio = ds.arrays(i)
         a = audio[:n_samples].astype(np.float32) / (32768.0 if audio.dtype == np.int16 else 1.0)
-        target_audio[sid] = a
         wav = run / REFERENCE / f"{sid}.wav"
         if not wav.exists():
             write_wav(wav, a, sr)
@@ -560,7 +581,7 @@ def generate_run(
                         ds[i]["frames"].numpy(),
                         fps,
                         duration,
-                        load_audio(wav, sr),
+                        load_audio(wav, sr)[0],
                         sr,
                         cond,
                         result,

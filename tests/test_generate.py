@@ -291,8 +291,20 @@ def test_run_layout_loads_without_problems(run, assets):
     # the scene video holds the frames and the real audio
     from s2w_eval.io.video import probe_video
 
-    info = probe_video(r.scenes[r.samples[0].id])
-    assert info.to_dict()
+    info = probe_video(r.scenes[r.samples[0].id]).to_dict()
+    assert min(info["width"], info["height"]) >= 300, info
+    from s2w_eval.io.audio import load_audio
+
+    muxed, _ = load_audio(r.condition_scenes[("scene2wav", r.samples[0].id)], SR)
+    assert abs(muxed.shape[0] - N_AUDIO) < 2048  # the model's audio is in the video (AAC frames pad the end)
+    # a different selection in the same folder is refused (it would leave orphan files)
+    from s2w_eval.errors import UsageError
+    from s2w_models.generate import generate_run
+
+    with pytest.raises(UsageError, match="different selection"):
+        generate_run(
+            [assets["ck"]["baseline"]], assets["data"], out, n=2, seed=3, progress=False, video=False
+        )
     gen = json.loads((out / "generation.json").read_text())
     assert gen["generated"] == {"scene2wav": 4, "baseline": 4} and "provenance" in gen
 
@@ -305,6 +317,10 @@ def test_resume_and_determinism(run, assets, tmp_path):
     before = {p: p.read_bytes() for p in out.glob("*/*.wav")}
     res = generate_run(cks, assets["data"], out, n=4, seed=3, progress=False, video=False)
     assert res.generated == {"scene2wav": 0, "baseline": 0} and res.skipped == {"scene2wav": 4, "baseline": 4}
+    lost = sorted(out.glob("scenes/scene2wav/*.mp4"))[0]  # a video lost after its audio was done is re-made
+    lost.unlink()
+    res = generate_run(cks, assets["data"], out, n=4, seed=3, progress=False)
+    assert lost.exists() and res.generated == {"scene2wav": 0, "baseline": 0} and res.problems == []
     victim = sorted(out.glob("scene2wav/*.wav"))[1]
     victim.unlink()
     res = generate_run(cks, assets["data"], out, n=4, seed=3, batch_size=1, progress=False, video=False)
