@@ -530,6 +530,22 @@ def build_stage_model(stage: str, cfg: Config, out_dir: Path, init: str | Path |
 
 
 # ---------------------------------------------------------------------------------------------- the loop
+def _restores_threads(fn):
+    """Training may pin torch to fewer threads (cfg.train.threads); the caller's setting comes back after."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = torch.get_num_threads()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper
+
+
+@_restores_threads
 def run_stage(
     stage: str,
     cfg: Config,

@@ -19,7 +19,15 @@ from s2w_models.nets import (
 from s2w_models.nets import quantize as Qz
 from s2w_models.nets.samplernn import LearnedUpsampling
 
-torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models run faster on one thread; the setting is restored for the other test modules."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def n_params(m):

@@ -11,7 +11,15 @@ from click.testing import CliRunner
 from s2w_models.checkpoint import load_model, read_checkpoint
 from s2w_models.train import TrainingDiverged, epoch_batches, train_stage
 
-torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models run faster on one thread; the setting is restored for the other test modules."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class MemSplices(torch.utils.data.Dataset):
