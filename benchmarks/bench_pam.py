@@ -32,7 +32,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def make_bench_run(root: Path, n_samples: int, conditions: list[str], seconds: float, sr: int = 16000) -> Path:
+def make_bench_run(
+    root: Path, n_samples: int, conditions: list[str], seconds: float, sr: int = 16000
+) -> Path:
     """A run of harmonic tones + noise (seeded), DESIGN.md section 3 layout."""
     from s2w_eval.io.audio import write_wav
 
@@ -44,7 +46,9 @@ def make_bench_run(root: Path, n_samples: int, conditions: list[str], seconds: f
         lines.append(f"{sid},{'positive' if i % 2 else 'negative'}")
         for c in ["target", *conditions]:
             f0 = rng.uniform(110, 440)
-            x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in (1, 2, 3, 4)) * np.exp(-rng.uniform(0.2, 2) * t)
+            x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in (1, 2, 3, 4)) * np.exp(
+                -rng.uniform(0.2, 2) * t
+            )
             x = x + 0.05 * rng.standard_normal(t.size)
             write_wav(root / c / f"{sid}.wav", (0.7 * x / np.abs(x).max()).astype(np.float32), sr)
     (root / "samples.csv").write_text("\n".join(lines) + "\n")
@@ -61,10 +65,14 @@ def naive_scores(metric, run) -> list[float]:
     for s in run.samples:
         ref_path = run.clip("target", s.id)
         for cond in sorted(c for c in run.conditions if c != "target"):
-            wav_ref = np.round(librosa.load(ref_path, sr=22050)[0].astype(np.float64) * 32768).astype(np.float32)
+            wav_ref = np.round(librosa.load(ref_path, sr=22050)[0].astype(np.float64) * 32768).astype(
+                np.float32
+            )
             wav_out = np.round(librosa.load(run.clip(cond, s.id), sr=22050)[0].astype(np.float64) * 32768)
             a1 = F.normalize(metric.encoder(torch.from_numpy(wav_ref[None, None]))[1], dim=1)
-            a2 = F.normalize(metric.encoder(torch.from_numpy(wav_out.astype(np.float32)[None, None]))[1], dim=1)
+            a2 = F.normalize(
+                metric.encoder(torch.from_numpy(wav_out.astype(np.float32)[None, None]))[1], dim=1
+            )
             out.append(float(metric.dist(a1, a2)[0]))
     return out
 
@@ -89,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-dpam", action="store_true", help="skip the DPAM part")
     args = ap.parse_args(argv)
 
-    n, conds, secs = (3, ["baseline", "scene2wav"], 1.0) if args.quick else (10, ["baseline", "scene2wav", "other"], 3.0)
+    n, conds, secs = (
+        (3, ["baseline", "scene2wav"], 1.0) if args.quick else (10, ["baseline", "scene2wav", "other"], 3.0)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         run = load_run(make_bench_run(tmp / "run", n, conds, secs))
@@ -121,42 +131,82 @@ def main(argv: list[str] | None = None) -> int:
             sys.path.insert(0, str(REPO / "benchmarks"))
             from _dpam_bench import pairs_from_run, run_dpam_bench
 
-            d_same = run_dpam_bench(pairs_from_run(run, "modern"), source="the CDPAM run's clips, modern loader")
+            d_same = run_dpam_bench(
+                pairs_from_run(run, "modern"), source="the CDPAM run's clips, modern loader"
+            )
 
     table = [
-        ["naive (package README: 2 forwards per pair, autograd on)", f"{t_naive:.2f}", f"{2 * pairs / t_naive:.2f}",
-         f"{pairs / t_naive:.2f}", "1.00x", f"{rss_naive:.0f}"],
-        ["s2w pam, cold cache", f"{t_cold:.2f}", f"{clips / t_cold:.2f}", f"{pairs / t_cold:.2f}",
-         f"{t_naive / t_cold:.2f}x", f"{rss_s2w:.0f}"],
-        ["s2w pam, warm cache", f"{t_warm:.3f}", f"{clips / t_warm:.1f}", f"{pairs / t_warm:.1f}",
-         f"{t_naive / t_warm:.1f}x", ""],
+        [
+            "naive (package README: 2 forwards per pair, autograd on)",
+            f"{t_naive:.2f}",
+            f"{2 * pairs / t_naive:.2f}",
+            f"{pairs / t_naive:.2f}",
+            "1.00x",
+            f"{rss_naive:.0f}",
+        ],
+        [
+            "s2w pam, cold cache",
+            f"{t_cold:.2f}",
+            f"{clips / t_cold:.2f}",
+            f"{pairs / t_cold:.2f}",
+            f"{t_naive / t_cold:.2f}x",
+            f"{rss_s2w:.0f}",
+        ],
+        [
+            "s2w pam, warm cache",
+            f"{t_warm:.3f}",
+            f"{clips / t_warm:.1f}",
+            f"{pairs / t_warm:.1f}",
+            f"{t_naive / t_warm:.1f}x",
+            "",
+        ],
     ]
-    print(f"CDPAM: {n} samples x {len(conds)} conditions of {secs:g} s ({pairs} pairs, {clips} distinct clips), "
-          f"torch threads {torch.get_num_threads()}")
-    print(tabulate(table, headers=["", "seconds", "clips/s", "pairs/s", "ratio vs naive", "peak RSS MB (cumulative)"]))
+    print(
+        f"CDPAM: {n} samples x {len(conds)} conditions of {secs:g} s ({pairs} pairs, {clips} distinct clips), "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    print(
+        tabulate(
+            table, headers=["", "seconds", "clips/s", "pairs/s", "ratio vs naive", "peak RSS MB (cumulative)"]
+        )
+    )
     print(f"max |s2w - naive| = {diff:.2e}; warm vs cold = {diff_warm:.2e}")
 
     summary = {
-        "pairs": pairs, "clips": clips, "clip_seconds": secs,
-        "naive_s": t_naive, "cold_s": t_cold, "warm_s": t_warm,
-        "cold_ratio": t_naive / t_cold, "warm_ratio": t_naive / t_warm,
-        "cdpam_pairs_per_s": pairs / t_cold, "max_abs_diff": diff, "equal": diff < 1e-5 and diff_warm < 1e-5,
-        "peak_rss_mb_s2w": rss_s2w, "peak_rss_mb_after_naive": rss_naive,
+        "pairs": pairs,
+        "clips": clips,
+        "clip_seconds": secs,
+        "naive_s": t_naive,
+        "cold_s": t_cold,
+        "warm_s": t_warm,
+        "cold_ratio": t_naive / t_cold,
+        "warm_ratio": t_naive / t_warm,
+        "cdpam_pairs_per_s": pairs / t_cold,
+        "max_abs_diff": diff,
+        "equal": diff < 1e-5 and diff_warm < 1e-5,
+        "peak_rss_mb_s2w": rss_s2w,
+        "peak_rss_mb_after_naive": rss_naive,
     }
     if not args.no_dpam:
         sys.path.insert(0, str(REPO / "benchmarks"))
         from _dpam_bench import run_dpam_bench
 
         d = run_dpam_bench(quick=args.quick)
-        print(f"DPAM ({d['clips']}): {d['dpam_pairs_per_s']:.1f} pairs/s (baseline transcription "
-              f"{d['baseline_pairs_per_s']:.1f} pairs/s, {d['speedup']:.2f}x), max rel diff {d['max_rel_diff']:.1e}")
-        print(f"DPAM (same clips as CDPAM): {d_same['dpam_pairs_per_s']:.1f} pairs/s vs CDPAM cold "
-              f"{pairs / t_cold:.2f} pairs/s ({d_same['dpam_pairs_per_s'] * t_cold / pairs:.0f}x)")
+        print(
+            f"DPAM ({d['clips']}): {d['dpam_pairs_per_s']:.1f} pairs/s (baseline transcription "
+            f"{d['baseline_pairs_per_s']:.1f} pairs/s, {d['speedup']:.2f}x), max rel diff {d['max_rel_diff']:.1e}"
+        )
+        print(
+            f"DPAM (same clips as CDPAM): {d_same['dpam_pairs_per_s']:.1f} pairs/s vs CDPAM cold "
+            f"{pairs / t_cold:.2f} pairs/s ({d_same['dpam_pairs_per_s'] * t_cold / pairs:.0f}x)"
+        )
         summary["dpam_pairs_per_s"] = d_same["dpam_pairs_per_s"]
         summary["dpam"] = d_same
         summary["dpam_published_samples"] = d
         summary["equal"] = summary["equal"] and d["equal"] and d_same["equal"]
-    atomic_write_json(args.json, {"provenance": provenance(command="benchmarks/bench_pam.py"), "summary": summary})
+    atomic_write_json(
+        args.json, {"provenance": provenance(command="benchmarks/bench_pam.py"), "summary": summary}
+    )
     print(f"wrote {args.json}")
     return 0 if summary["equal"] else 1
 

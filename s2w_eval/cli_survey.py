@@ -17,22 +17,52 @@ def survey() -> None:
 
 @survey.command("build")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.option("--protocol", "protocol", default=None, help="Protocol name or YAML file (default: cognimuse-3s).")
-@click.option("--base-url", default=None, help="Where media/ will be hosted (https://...); default: relative "
-                                               "paths, for `survey preview`.")
-@click.option("--pairs", default=None, help="Pairs to compare, e.g. scene2wav:baseline,scene2wav:target "
-                                            "(default: the protocol's).")
+@click.option(
+    "--protocol", "protocol", default=None, help="Protocol name or YAML file (default: cognimuse-3s)."
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="Where media/ will be hosted (https://...); default: relative paths, for `survey preview`.",
+)
+@click.option(
+    "--pairs",
+    default=None,
+    help="Pairs to compare, e.g. scene2wav:baseline,scene2wav:target (default: the protocol's).",
+)
 @click.option("--raters", type=click.IntRange(min=1), default=None, help="Raters (assignments) per task.")
-@click.option("--checks", type=click.IntRange(min=0), default=None,
-              help="Attention-check items per task (alternating: noise-burst defect, repeated pair).")
-@click.option("--seed", type=int, default=None, help="Seed of the A/B order and item order (default: the "
-                                                     "protocol's survey seed).")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Output folder "
-                                                                            "(default: reports/<run>/survey).")
-@click.option("--media", type=click.Choice(["auto", "audio", "video"]), default="auto", show_default=True,
-              help="Clips as audio, or as the scene video muxed with each condition's audio.")
-@click.option("--loudness", type=click.Choice(["rms", "peak", "none"]), default="rms", show_default=True,
-              help="Level matching of audio clips (rms: -20 dBFS RMS, peaks below -1 dBFS; none: copy files).")
+@click.option(
+    "--checks",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Attention-check items per task (alternating: noise-burst defect, repeated pair).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the A/B order and item order (default: the protocol's survey seed).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder (default: reports/<run>/survey).",
+)
+@click.option(
+    "--media",
+    type=click.Choice(["auto", "audio", "video"]),
+    default="auto",
+    show_default=True,
+    help="Clips as audio, or as the scene video muxed with each condition's audio.",
+)
+@click.option(
+    "--loudness",
+    type=click.Choice(["rms", "peak", "none"]),
+    default="rms",
+    show_default=True,
+    help="Level matching of audio clips (rms: -20 dBFS RMS, peaks below -1 dBFS; none: copy files).",
+)
 def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
     """Write batch.csv, hit.html, media/, answer_key.csv and manifest.json for RUN."""
     from .survey.build import build_survey
@@ -49,33 +79,54 @@ def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loud
     if changes:
         design = dataclasses.replace(design, **changes)
     seed = proto.seed("survey", 0) if seed is None else seed
-    res = build_survey(run, design, protocol_info=proto.provenance(), base_url=base_url, seed=seed, out=out,
-                       media=media, loudness=loudness)
+    res = build_survey(
+        run,
+        design,
+        protocol_info=proto.provenance(),
+        base_url=base_url,
+        seed=seed,
+        out=out,
+        media=media,
+        loudness=loudness,
+    )
     c = res.manifest["counts"]
-    click.echo(f"survey: {c['tasks']} task(s) x {c['items_per_task']} item(s) ({c['pairs_per_task']} pair(s) + "
-               f"{c['attention_checks_per_task']} check(s)), {c['assignments_per_task']} rater(s) per task, "
-               f"{c['clips']} clip(s), {res.manifest['media']}")
+    click.echo(
+        f"survey: {c['tasks']} task(s) x {c['items_per_task']} item(s) ({c['pairs_per_task']} pair(s) + "
+        f"{c['attention_checks_per_task']} check(s)), {c['assignments_per_task']} rater(s) per task, "
+        f"{c['clips']} clip(s), {res.manifest['media']}"
+    )
     for note in res.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {res.out}/batch.csv, hit.html, media/, answer_key.csv (keep private), manifest.json")
     if not base_url:
-        click.echo(f"try it: s2w-eval survey preview {res.out}; for the marketplace rebuild with --base-url "
-                   "where media/ is hosted")
+        click.echo(
+            f"try it: s2w-eval survey preview {res.out}; for the marketplace rebuild with --base-url "
+            "where media/ is hosted"
+        )
     return report_problems(res.problems)
 
 
 @survey.command("preview")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--row", type=click.IntRange(min=1), default=1, show_default=True, help="Batch row (task) to show.")
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=8765, show_default=True,
-              help="Port on 127.0.0.1 (0: any free port).")
+@click.option(
+    "--row", type=click.IntRange(min=1), default=1, show_default=True, help="Batch row (task) to show."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
 def preview(directory, row, port) -> int:
     """Serve the task page of one batch row on 127.0.0.1 (local media; submitting shows the answers)."""
     from .survey.preview import make_server
 
     server = make_server(directory, row, port)
-    click.echo(f"preview of task row {row}: {server.url}\n(answers of this session: {server.origin}/submissions.json;"
-               f" Ctrl-C stops)")
+    click.echo(
+        f"preview of task row {row}: {server.url}\n(answers of this session: {server.origin}/submissions.json;"
+        f" Ctrl-C stops)"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -87,20 +138,45 @@ def preview(directory, row, port) -> int:
 
 @survey.command("simulate")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--prefer", "prefer", multiple=True,
-              help="True preference FIRST>SECOND:P, optionally EMOTION:FIRST>SECOND:P (repeatable); "
-                   "unstated pairs are 50:50.")
+@click.option(
+    "--prefer",
+    "prefer",
+    multiple=True,
+    help="True preference FIRST>SECOND:P, optionally EMOTION:FIRST>SECOND:P (repeatable); "
+    "unstated pairs are 50:50.",
+)
 @click.option("--raters", type=click.IntRange(min=1), default=None, help="Raters (default: the design's).")
-@click.option("--careless", type=click.FloatRange(0, 1), default=0.1, show_default=True,
-              help="Share of careless raters (random answers, often too fast).")
-@click.option("--none-share", type=click.FloatRange(0, 1), default=0.1, show_default=True,
-              help="Share of 'no preference' answers of attentive raters (when the design allows it).")
+@click.option(
+    "--careless",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of careless raters (random answers, often too fast).",
+)
+@click.option(
+    "--none-share",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of 'no preference' answers of attentive raters (when the design allows it).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Results CSV (default: DIR/simulated_results.csv; the truth goes beside it as .truth.json).")
-@click.option("--power", "power_runs", type=click.IntRange(min=1), default=None,
-              help="Instead: simulate this many surveys and report how often each stated preference is detected.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Results CSV (default: DIR/simulated_results.csv; the truth goes beside it as .truth.json).",
+)
+@click.option(
+    "--power",
+    "power_runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Instead: simulate this many surveys and report how often each stated preference is detected.",
+)
+@click.option(
+    "--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True
+)
 @click.option("--format", "fmt", default="github", show_default=True, help="Table format (tabulate).")
 def simulate(directory, prefer, raters, careless, none_share, seed, out, power_runs, alpha, fmt) -> int:
     """Simulate a crowd answering the survey built in DIRECTORY (marketplace results format)."""
@@ -111,36 +187,97 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
 
     prefs = [parse_preference(p) for p in prefer]
     if power_runs:
-        rows = power(directory, prefs, runs=power_runs, raters=raters, careless=careless, none_share=none_share,
-                     seed=seed, alpha=alpha)
-        click.echo(tabulate([[r["emotion"], r["first"], r["second"], r["stated_p"], r["detected"], r["runs"],
-                              f"{r['power']:.2f}"] for r in rows],
-                            headers=["emotion", "first", "second", "P(first)", "detected", "surveys",
-                                     f"power (alpha {alpha})"], tablefmt=fmt))
+        rows = power(
+            directory,
+            prefs,
+            runs=power_runs,
+            raters=raters,
+            careless=careless,
+            none_share=none_share,
+            seed=seed,
+            alpha=alpha,
+        )
+        click.echo(
+            tabulate(
+                [
+                    [
+                        r["emotion"],
+                        r["first"],
+                        r["second"],
+                        r["stated_p"],
+                        r["detected"],
+                        r["runs"],
+                        f"{r['power']:.2f}",
+                    ]
+                    for r in rows
+                ],
+                headers=[
+                    "emotion",
+                    "first",
+                    "second",
+                    "P(first)",
+                    "detected",
+                    "surveys",
+                    f"power (alpha {alpha})",
+                ],
+                tablefmt=fmt,
+            )
+        )
         if out:
             from .results import atomic_write_json, provenance
 
-            atomic_write_json(out, {"provenance": provenance(command="s2w-eval survey simulate --power",
-                                                             seeds={"simulate": seed}), "power": rows})
+            atomic_write_json(
+                out,
+                {
+                    "provenance": provenance(
+                        command="s2w-eval survey simulate --power", seeds={"simulate": seed}
+                    ),
+                    "power": rows,
+                },
+            )
         return EXIT_OK
-    path, truth = run_sim(directory, prefs, raters=raters, careless=careless, none_share=none_share, seed=seed,
-                          out=out)
+    path, truth = run_sim(
+        directory, prefs, raters=raters, careless=careless, none_share=none_share, seed=seed, out=out
+    )
     click.echo(f"wrote {path} ({len(truth['workers'])} raters, {len(truth['careless'])} careless)")
     return EXIT_OK
 
 
 @survey.command("aggregate")
 @click.argument("results", type=click.Path(exists=True, dir_okay=False))
-@click.option("--key", "key", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="answer_key.csv written by `survey build` (its manifest.json beside it is read too).")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Output folder (default: 'aggregate' beside RESULTS).")
-@click.option("--min-seconds", type=click.FloatRange(min=0), default=None,
-              help="Reject assignments faster than this (default: the protocol's min_seconds).")
-@click.option("--max-fail-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Exclude a rater whose share of failed assignments exceeds this.")
-@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True,
-              help="Bootstrap resamples for the Bradley-Terry CIs.")
+@click.option(
+    "--key",
+    "key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="answer_key.csv written by `survey build` (its manifest.json beside it is read too).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder (default: 'aggregate' beside RESULTS).",
+)
+@click.option(
+    "--min-seconds",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Reject assignments faster than this (default: the protocol's min_seconds).",
+)
+@click.option(
+    "--max-fail-share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Exclude a rater whose share of failed assignments exceeds this.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=100),
+    default=2000,
+    show_default=True,
+    help="Bootstrap resamples for the Bradley-Terry CIs.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG/SVG charts.")
 @click.option("--format", "fmt", default="github", show_default=True, help="Table format (tabulate).")
@@ -149,8 +286,16 @@ def aggregate(results, key, out, min_seconds, max_fail_share, resamples, seed, n
     from .survey.aggregate import aggregate as run_agg
     from .survey.aggregate import console_tables
 
-    an, out_dir, files = run_agg(results, key, out, min_seconds=min_seconds, max_fail_share=max_fail_share,
-                                 n_resamples=resamples, seed=seed, plots=not no_plots)
+    an, out_dir, files = run_agg(
+        results,
+        key,
+        out,
+        min_seconds=min_seconds,
+        max_fail_share=max_fail_share,
+        n_resamples=resamples,
+        seed=seed,
+        plots=not no_plots,
+    )
     click.echo(console_tables(an, fmt))
     click.echo(f"\nwrote {out_dir}: " + ", ".join(sorted({p.name for p in files})))
     problems: list[Problem] = an.problems(str(results))

@@ -40,8 +40,13 @@ def tone(freq: float, seconds: float, sr: int = 16000, seed: int = 0, noise: flo
     return (0.8 * x / np.max(np.abs(x))).astype(np.float32)
 
 
-def make_run(root: Path, samples: dict[str, str], conditions=("target", "baseline", "scene2wav"),
-             seconds: float = 0.5, sr: int = 16000) -> Path:
+def make_run(
+    root: Path,
+    samples: dict[str, str],
+    conditions=("target", "baseline", "scene2wav"),
+    seconds: float = 0.5,
+    sr: int = 16000,
+) -> Path:
     """A run in DESIGN.md section 3's layout with a distinct tone per (condition, sample)."""
     from s2w_eval.io.audio import write_wav
 
@@ -50,6 +55,9 @@ def make_run(root: Path, samples: dict[str, str], conditions=("target", "baselin
     (root / "samples.csv").write_text("\n".join(lines) + "\n")
     for ci, cond in enumerate(conditions):
         for si, s in enumerate(samples):
-            write_wav(root / cond / f"{s}.wav", tone(220.0 * (1 + 0.25 * si) * (1 + 0.07 * ci), seconds, sr,
-                                                     seed=10 * si + ci), sr)
+            write_wav(
+                root / cond / f"{s}.wav",
+                tone(220.0 * (1 + 0.25 * si) * (1 + 0.07 * ci), seconds, sr, seed=10 * si + ci),
+                sr,
+            )
     return root

@@ -17,7 +17,9 @@ def _signal(seconds=0.5, sr=SR):
     return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
 
 
-@pytest.mark.parametrize("subtype,tol", [("PCM_16", 1e-4), ("PCM_24", 1e-6), ("PCM_32", 1e-8), ("FLOAT", 0.0)])
+@pytest.mark.parametrize(
+    "subtype,tol", [("PCM_16", 1e-4), ("PCM_24", 1e-6), ("PCM_32", 1e-8), ("FLOAT", 0.0)]
+)
 def test_wav_bit_depths_read_in_unit_range(tmp_path, subtype, tol):
     x = _signal()
     path = tmp_path / f"x_{subtype}.wav"

@@ -20,7 +20,6 @@ from s2w_models.nets import quantize as Qz
 from s2w_models.nets.samplernn import LearnedUpsampling
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Small models run faster on one thread; the setting is restored for the other test modules."""

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,8 +113,11 @@ def test_scores_every_item_and_reuses_work(tmp_path):
 
 
 def test_summary_statistics():
-    rows = [{"metric": "m", "sample": f"s{i}", "condition": c, "distance": d, "emotion": "positive"}
-            for i in range(8) for c, d in (("a", 1.0 + i), ("b", 2.0 + i * 1.1))]
+    rows = [
+        {"metric": "m", "sample": f"s{i}", "condition": c, "distance": d, "emotion": "positive"}
+        for i in range(8)
+        for c, d in (("a", 1.0 + i), ("b", 2.0 + i * 1.1))
+    ]
     s = summarize(rows, seed=3)["m"]
     assert s["conditions"]["a"]["mean"] == pytest.approx(4.5)
     assert s["conditions"]["a"]["ci95_low"] < 4.5 < s["conditions"]["a"]["ci95_high"]
@@ -135,15 +137,28 @@ def _pam(args, capsys):
 
 
 def test_cli_bad_inputs_named_rest_scored(tmp_path, cache_dir, capsys):
-    root = make_run(tmp_path / "runs" / "bad", {"a": "positive", "b": "negative", "c": "positive"}, seconds=0.3)
+    root = make_run(
+        tmp_path / "runs" / "bad", {"a": "positive", "b": "negative", "c": "positive"}, seconds=0.3
+    )
     (root / "samples.csv").write_text("sample,emotion\na,positive\nb,negative\nc,positive\na,negative\n")
     (root / "baseline" / "c.wav").unlink()  # missing in a condition
     write_wav(root / "scene2wav" / "orphan.wav", tone(500, 0.3), 16000)  # orphan
     data = (root / "scene2wav" / "b.wav").read_bytes()
     (root / "scene2wav" / "b.wav").write_bytes(data[: len(data) // 2])  # truncated
     write_wav(root / "baseline" / "b.wav", np.zeros(4800, np.float32), 16000)  # all zeros
-    code, out, err = _pam([str(tmp_path / "runs"), "--metric", "cdpam", "--out", str(tmp_path / "rep"),
-                           "--cache-dir", str(cache_dir), "--quiet"], capsys)
+    code, out, err = _pam(
+        [
+            str(tmp_path / "runs"),
+            "--metric",
+            "cdpam",
+            "--out",
+            str(tmp_path / "rep"),
+            "--cache-dir",
+            str(cache_dir),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 1
     assert "duplicate sample id 'a'" in err
     assert "sample 'c' missing in condition 'baseline'" in err
@@ -151,7 +166,11 @@ def test_cli_bad_inputs_named_rest_scored(tmp_path, cache_dir, capsys):
     assert "scene2wav/b.wav: truncated WAV" in err
     assert "baseline/b.wav: audio is all zeros" in err
     rows = list(csv.DictReader(open(tmp_path / "rep" / "bad" / "pam.csv")))
-    assert {(r["sample"], r["condition"]) for r in rows} == {("a", "baseline"), ("a", "scene2wav"), ("c", "scene2wav")}
+    assert {(r["sample"], r["condition"]) for r in rows} == {
+        ("a", "baseline"),
+        ("a", "scene2wav"),
+        ("c", "scene2wav"),
+    }
     assert "**" in out or "0." in out  # the table printed
 
 
@@ -163,8 +182,19 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert code == 2 and "path not found" in err
     code, _, err = _pam([str(tmp_path / "r"), "--batch-size", "0"], capsys)
     assert code == 2
-    code, _, err = _pam([str(tmp_path / "r"), "--metric", "cdpam", "--reference", "nothere", "--quiet",
-                         "--out", str(tmp_path / "o")], capsys)
+    code, _, err = _pam(
+        [
+            str(tmp_path / "r"),
+            "--metric",
+            "cdpam",
+            "--reference",
+            "nothere",
+            "--quiet",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
     assert code == 1 and "reference condition 'nothere' not found" in err
 
 
@@ -172,8 +202,20 @@ def test_cli_kill_and_resume_equals_uninterrupted(tmp_path):
     samples = {f"s{i}": ("positive" if i % 2 else "negative") for i in range(4)}
     make_run(tmp_path / "runs" / "k", samples, seconds=0.4)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "s2w_eval.cli", "pam", str(tmp_path / "runs"), "--metric", "cdpam", "--quiet",
-           "--out", str(tmp_path / "rep"), "--cache-dir", str(tmp_path / "cache-k")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "s2w_eval.cli",
+        "pam",
+        str(tmp_path / "runs"),
+        "--metric",
+        "cdpam",
+        "--quiet",
+        "--out",
+        str(tmp_path / "rep"),
+        "--cache-dir",
+        str(tmp_path / "cache-k"),
+    ]
     journal = tmp_path / "rep" / "k" / ".pam.journal.jsonl"
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 240
@@ -190,13 +232,21 @@ def test_cli_kill_and_resume_equals_uninterrupted(tmp_path):
     rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert rerun.returncode == 0, rerun.stderr
     assert f"({8 - done_before} computed, {done_before} reused)" in rerun.stderr
-    fresh = subprocess.run([*cmd[:-4], "--out", str(tmp_path / "fresh"), "--no-cache"], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=400)
+    fresh = subprocess.run(
+        [*cmd[:-4], "--out", str(tmp_path / "fresh"), "--no-cache"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert fresh.returncode == 0, fresh.stderr
     a = list(csv.DictReader(open(tmp_path / "rep" / "k" / "pam.csv")))
     b = list(csv.DictReader(open(tmp_path / "fresh" / "k" / "pam.csv")))
     assert [(r["sample"], r["condition"]) for r in a] == [(r["sample"], r["condition"]) for r in b]
-    np.testing.assert_allclose([float(r["distance"]) for r in a], [float(r["distance"]) for r in b], atol=1e-6)
+    np.testing.assert_allclose(
+        [float(r["distance"]) for r in a], [float(r["distance"]) for r in b], atol=1e-6
+    )
 
 
 # --- end to end on the original system's published samples -------------------------------------------------
@@ -205,7 +255,16 @@ def test_cli_kill_and_resume_equals_uninterrupted(tmp_path):
 @pytest.mark.slow
 def test_end_to_end_published_samples(shared_data, tmp_path, cache_dir, capsys):
     run = shared_data / "scene2wav-samples" / "cognimuse-3s"
-    args = [str(run), "--metric", "cdpam", "--out", str(tmp_path / "rep"), "--cache-dir", str(cache_dir), "--quiet"]
+    args = [
+        str(run),
+        "--metric",
+        "cdpam",
+        "--out",
+        str(tmp_path / "rep"),
+        "--cache-dir",
+        str(cache_dir),
+        "--quiet",
+    ]
     code, out, err = _pam(args, capsys)
     assert code == 0, err
     rows = list(csv.DictReader(open(tmp_path / "rep" / "cognimuse-3s" / "pam.csv")))

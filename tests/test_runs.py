@@ -31,7 +31,9 @@ def test_discovers_layout(tmp_path):
 
 def test_problems_are_named_and_rest_kept(tmp_path):
     root = make_run(tmp_path / "r", {"a": "positive", "b": "negative", "c": "positive"})
-    (root / "samples.csv").write_text("sample,emotion\na,positive\nb,negative\nc,positive\nb,positive\nd,happy\n")
+    (root / "samples.csv").write_text(
+        "sample,emotion\na,positive\nb,negative\nc,positive\nb,positive\nd,happy\n"
+    )
     (root / "baseline" / "c.wav").unlink()  # missing sample
     (root / "scene2wav" / "zz.wav").write_bytes((root / "scene2wav" / "a.wav").read_bytes())  # orphan
     (root / "scene2wav" / "a.flac").write_bytes(b"")  # duplicate id in a condition

@@ -26,7 +26,9 @@ def survey(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("agg")
     run = make_run(tmp / "run")
     res = build_survey(run, small_design(raters=20, min_seconds=5.0), seed=11, out=tmp / "s")
-    results, truth = simulate(res.out, [parse_preference(p) for p in TRUE], careless=0.2, none_share=0.1, seed=5)
+    results, truth = simulate(
+        res.out, [parse_preference(p) for p in TRUE], careless=0.2, none_share=0.1, seed=5
+    )
     return res.out, results, truth
 
 
@@ -39,8 +41,11 @@ def aggregated(survey, tmp_path_factory):
 
 
 def _row(prefs, sample, emotion, first, second):
-    return next(r for r in prefs if r["sample"] == sample and r["emotion"] == emotion
-                and (r["first"], r["second"]) == (first, second))
+    return next(
+        r
+        for r in prefs
+        if r["sample"] == sample and r["emotion"] == emotion and (r["first"], r["second"]) == (first, second)
+    )
 
 
 def test_simulated_crowd_true_preferences_are_recovered(aggregated):
@@ -56,7 +61,9 @@ def test_simulated_crowd_true_preferences_are_recovered(aggregated):
     assert pos["p_value"] > 0.01  # stated 50:50
     assert abs(sb["none_share"] - 0.1) < 0.05
     # every counted answer is in exactly one per-sample row; the pooled rows add up
-    per_sample = [r for r in prefs if r["sample"] != "all" and (r["first"], r["second"]) == ("scene2wav", "baseline")]
+    per_sample = [
+        r for r in prefs if r["sample"] != "all" and (r["first"], r["second"]) == ("scene2wav", "baseline")
+    ]
     assert len(per_sample) == len(SAFE + HOSTILE)
     assert sum(r["n"] for r in per_sample) == sb["n"] == (20 - len(an.excluded)) * len(SAFE + HOSTILE)
     for r in prefs:
@@ -87,9 +94,9 @@ def test_output_files(aggregated):
         reader = csv.reader(fh)
         header = next(reader)
         rows = list(reader)
-    assert header[:len(PREF_COLUMNS)] == list(PREF_COLUMNS)
+    assert header[: len(PREF_COLUMNS)] == list(PREF_COLUMNS)
     samples = {r[0] for r in rows}
-    assert "all" in samples and "'=HYPERLINK(\"http:evil\",\"x\")" in samples
+    assert "all" in samples and '\'=HYPERLINK("http:evil","x")' in samples
     for r in rows:
         for cell in r:
             assert not cell.startswith(("=", "+", "@")), cell
@@ -103,7 +110,9 @@ def test_output_files(aggregated):
         for ext in ("png", "svg"):
             p = out_dir / f"{name}.{ext}"
             assert p in files and p.stat().st_size > 1000
-    assert "onerror" not in (out_dir / "preferences_negative.svg").read_text().replace("onerror=alert(1)&gt;", "")
+    assert "onerror" not in (out_dir / "preferences_negative.svg").read_text().replace(
+        "onerror=alert(1)&gt;", ""
+    )
 
 
 def test_ab_randomisation_is_undone(survey, tmp_path):
@@ -118,8 +127,12 @@ def test_ab_randomisation_is_undone(survey, tmp_path):
     an = analyse(header, rows, key, min_seconds=0, light=True)
     workers = {c[header.index("WorkerId")] for _, c in rows}
     for first, second in key.design.pairs:
-        at_a = sum(1 for items in key.tasks.values() for it in items.values()
-                   if it.kind == "pair" and (it.first, it.second) == (first, second) and it.first_side == "A")
+        at_a = sum(
+            1
+            for items in key.tasks.values()
+            for it in items.values()
+            if it.kind == "pair" and (it.first, it.second) == (first, second) and it.first_side == "A"
+        )
         row = _row(an.preferences, "all", "all", first, second)
         kept = len(workers - an.excluded)
         assert row["first_count"] == at_a * kept
@@ -141,17 +154,17 @@ def test_malformed_results_of_every_kind_are_reported_with_rows(survey, tmp_path
     cells = [list(c) for _, c in rows]
     col = {h: i for i, h in enumerate(header)}
     n0 = len(cells)
-    cells[2][col["Input.task_id"]] = "t999"                       # row 4: unknown task
+    cells[2][col["Input.task_id"]] = "t999"  # row 4: unknown task
     cells[3][col["Input.pair1_a"]] = "media/c0000000000000000.wav"  # row 5: inputs differ from the key
-    cells[4][col["AssignmentStatus"]] = "Rejected"                 # row 6: rejected on the marketplace
-    cells[5][col["Answer.pair1"]] = "C"                            # row 7: malformed answer
-    cells[6][col["Answer.pair2"]] = ""                             # row 8: missing answer
-    cells[7][col["WorkTimeInSeconds"]] = "soon"                    # row 9: malformed time
-    cells[8] = cells[8][:5]                                        # row 10: wrong number of fields
-    cells.append(list(cells[10]))                                  # duplicate AssignmentId
+    cells[4][col["AssignmentStatus"]] = "Rejected"  # row 6: rejected on the marketplace
+    cells[5][col["Answer.pair1"]] = "C"  # row 7: malformed answer
+    cells[6][col["Answer.pair2"]] = ""  # row 8: missing answer
+    cells[7][col["WorkTimeInSeconds"]] = "soon"  # row 9: malformed time
+    cells[8] = cells[8][:5]  # row 10: wrong number of fields
+    cells.append(list(cells[10]))  # duplicate AssignmentId
     twice = list(cells[11])
     twice[col["AssignmentId"]] = "NEWASSIGNMENT"
-    cells.append(twice)                                            # same worker, same task again
+    cells.append(twice)  # same worker, same task again
     bad = _write(tmp_path / "bad.csv", header, cells)
     an, out_dir, _ = aggregate(bad, out / "answer_key.csv", tmp_path / "o", n_resamples=100, plots=False)
     rows_of = {k: [e["row"] for e in v] for k, v in an.issues.items()}
@@ -165,11 +178,27 @@ def test_malformed_results_of_every_kind_are_reported_with_rows(survey, tmp_path
     assert valid == n0 - 7  # nothing silently dropped or counted
     approvals = read_csv(out_dir / "approvals.csv")
     assert {a["row"]: a["decision"] for a in approvals if a["row"] in ("7", "8", "9")} == {
-        "7": "reject", "8": "reject", "9": "reject"}
+        "7": "reject",
+        "8": "reject",
+        "9": "reject",
+    }
     assert (out_dir / "preferences.csv").is_file()
     # through the CLI: exit 1, problems named with their rows, no traceback
-    code = run_main(cli, ["survey", "aggregate", str(bad), "--key", str(out / "answer_key.csv"), "--out",
-                          str(tmp_path / "o2"), "--no-plots", "--resamples", "100"])
+    code = run_main(
+        cli,
+        [
+            "survey",
+            "aggregate",
+            str(bad),
+            "--key",
+            str(out / "answer_key.csv"),
+            "--out",
+            str(tmp_path / "o2"),
+            "--no-plots",
+            "--resamples",
+            "100",
+        ],
+    )
     assert code == 1
     summary = json.loads((tmp_path / "o2" / "survey.json").read_text())
     assert summary["validation"]["counts"]["malformed_answers"] == 3
@@ -187,18 +216,33 @@ def test_missing_columns(survey, tmp_path, capsys):
     assert len(an.issues["malformed_answers"]) == len(rows)
     # a required column missing: nothing can be matched; exit 1 with the column named
     drop = header.index("WorkerId")
-    f = _write(tmp_path / "noworker.csv", [h for i, h in enumerate(header) if i != drop],
-               [[c for i, c in enumerate(cells) if i != drop] for _, cells in rows])
-    code = run_main(cli, ["survey", "aggregate", str(f), "--key", str(out / "answer_key.csv"), "--out",
-                          str(tmp_path / "o3"), "--no-plots"])
+    f = _write(
+        tmp_path / "noworker.csv",
+        [h for i, h in enumerate(header) if i != drop],
+        [[c for i, c in enumerate(cells) if i != drop] for _, cells in rows],
+    )
+    code = run_main(
+        cli,
+        [
+            "survey",
+            "aggregate",
+            str(f),
+            "--key",
+            str(out / "answer_key.csv"),
+            "--out",
+            str(tmp_path / "o3"),
+            "--no-plots",
+        ],
+    )
     err = capsys.readouterr().err
     assert code == 1 and "WorkerId" in err and "Traceback" not in err
 
 
 def test_min_seconds_excluding_everyone_still_reports(survey, tmp_path):
     out, results, _ = survey
-    an, out_dir, _ = aggregate(results, out / "answer_key.csv", tmp_path / "o", min_seconds=1e9,
-                               n_resamples=100, plots=False)
+    an, out_dir, _ = aggregate(
+        results, out / "answer_key.csv", tmp_path / "o", min_seconds=1e9, n_resamples=100, plots=False
+    )
     assert len(an.excluded) == 20
     row = _row(an.preferences, "all", "all", "scene2wav", "baseline")
     assert row["n"] == 0 and math.isnan(row["p_value"])

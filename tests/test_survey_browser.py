@@ -22,8 +22,12 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
-    run = make_run(tmp / "run", ids=["N1", "P1", '"><img src=x onerror=alert(1)>'],
-                   emotions=["negative", "positive", "negative"], seconds=0.3)
+    run = make_run(
+        tmp / "run",
+        ids=["N1", "P1", '"><img src=x onerror=alert(1)>'],
+        emotions=["negative", "positive", "negative"],
+        seconds=0.3,
+    )
     res = build_survey(run, small_design(attention_checks=1), seed=2, out=tmp / "s")
     server = make_server(res.out, row=2, port=0)
     serve_in_thread(server)
@@ -37,8 +41,13 @@ def test_preview_serves_only_the_page_and_media(preview):
     with urllib.request.urlopen(server.url) as r:
         page = r.read().decode()
     assert "${" not in page and "media/c" in page
-    for path in ("/answer_key.csv", "/manifest.json", "/media/../answer_key.csv", "/media/%2e%2e/answer_key.csv",
-                 "/batch.csv"):
+    for path in (
+        "/answer_key.csv",
+        "/manifest.json",
+        "/media/../answer_key.csv",
+        "/media/%2e%2e/answer_key.csv",
+        "/batch.csv",
+    ):
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(server.origin + path)
         assert exc.value.code == 404
@@ -54,16 +63,28 @@ def test_preview_serves_only_the_page_and_media(preview):
 
 def test_task_page_in_headless_chromium(preview):
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright's Python package is not installed")
+        pytest.skip(
+            f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does)"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright's Python package is not installed"
+    )
     out, server = preview
     batch = read_csv(out / "batch.csv")
     task = batch[1]["task_id"]
     n_items = sum(1 for k in batch[1] if k.endswith("_a"))
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
             dialogs: list[str] = []
@@ -83,12 +104,15 @@ def test_task_page_in_headless_chromium(preview):
             for i in range(1, n_items + 1):
                 for side in "AB":
                     page.click(f"fieldset[data-item='{i}'] button.play[data-side='{side}']")
-                    page.wait_for_selector(f"fieldset[data-item='{i}'] .clip[data-side='{side}'] .state.done",
-                                           timeout=15_000)
+                    page.wait_for_selector(
+                        f"fieldset[data-item='{i}'] .clip[data-side='{side}'] .state.done", timeout=15_000
+                    )
                 choice = "AB"[i % 2] if i != 2 else "none"
                 page.check(f"input[name=pair{i}][value={choice}]")
                 answers[f"Answer.pair{i}"] = choice
-            media = page.evaluate("Array.from(document.querySelectorAll('audio')).map(a => [a.readyState, a.duration])")
+            media = page.evaluate(
+                "Array.from(document.querySelectorAll('audio')).map(a => [a.readyState, a.duration])"
+            )
             assert len(media) == 2 * n_items and all(rs >= 2 and 0.25 < d < 0.35 for rs, d in media)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
             ARTIFACTS.mkdir(exist_ok=True)

@@ -20,14 +20,22 @@ from s2w_eval.survey.build import build_survey, check_base_url
 from s2w_eval.survey.design import SurveyDesign, load_design, parse_pairs
 from s2w_eval.survey.preview import fill_template
 
-HOSTILE = ['"><img src=x onerror=alert(1)>', "<script>alert(1)", '=HYPERLINK("http:evil","x")', "@SUM(A1)", "+1-2", "-3"]
+HOSTILE = [
+    '"><img src=x onerror=alert(1)>',
+    "<script>alert(1)",
+    '=HYPERLINK("http:evil","x")',
+    "@SUM(A1)",
+    "+1-2",
+    "-3",
+]
 SAFE = ["N1", "N2", "N3", "P1", "P2", "P3"]
 CONDITIONS = ("target", "baseline", "scene2wav")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def make_run(root: Path, ids=None, emotions=None, seconds: float = 0.4, sr: int = 8000,
-             conditions=CONDITIONS) -> Path:
+def make_run(
+    root: Path, ids=None, emotions=None, seconds: float = 0.4, sr: int = 8000, conditions=CONDITIONS
+) -> Path:
     """A tiny run: short sine tones, one folder per condition, samples.csv (ids may be hostile)."""
     ids = list(ids or SAFE + HOSTILE)
     emotions = list(emotions or ["negative" if i % 2 else "positive" for i in range(len(ids))])
@@ -45,8 +53,15 @@ def make_run(root: Path, ids=None, emotions=None, seconds: float = 0.4, sr: int 
 
 
 def small_design(**kw) -> SurveyDesign:
-    base = dict(raters=5, scenes={"negative": 10, "positive": 10}, attention_checks=2, min_seconds=2.0,
-                allow_no_preference=True, protocol_name="test", protocol_version="1")
+    base = dict(
+        raters=5,
+        scenes={"negative": 10, "positive": 10},
+        attention_checks=2,
+        min_seconds=2.0,
+        allow_no_preference=True,
+        protocol_name="test",
+        protocol_version="1",
+    )
     base.update(kw)
     return SurveyDesign(**base)
 
@@ -82,7 +97,8 @@ def test_build_writes_the_batch_page_key_and_manifest(built):
     assert set(batch[0]) == placeholders | {"task_id"}
     # every field a rater answers is named pair<i>, with A/B (and none when allowed)
     assert set(re.findall(r'name="(pair\d+)" value="(\w+)"', page)) == {
-        (f"pair{i}", v) for i in range(1, n_items + 1) for v in ("A", "B", "none")}
+        (f"pair{i}", v) for i in range(1, n_items + 1) for v in ("A", "B", "none")
+    }
     # what raters see reveals neither the answer key, nor sample ids, nor condition names
     visible = page + (out / "batch.csv").read_text(encoding="utf-8")
     assert "answer_key" not in visible and "manifest" not in visible
@@ -102,7 +118,10 @@ def test_build_writes_the_batch_page_key_and_manifest(built):
         assert hashlib.sha256((out / c["file"]).read_bytes()).hexdigest() == c["sha256"]
     assert manifest["counts"]["assignments_per_task"] == 5
     assert manifest["seed"] == 7 and manifest["provenance"]["s2w_version"]
-    assert manifest["files"]["answer_key.csv"] == hashlib.sha256((out / "answer_key.csv").read_bytes()).hexdigest()
+    assert (
+        manifest["files"]["answer_key.csv"]
+        == hashlib.sha256((out / "answer_key.csv").read_bytes()).hexdigest()
+    )
 
 
 def test_ab_order_is_counterbalanced_per_pair_and_checks_are_placed(built):
@@ -139,20 +158,28 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     outs = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         build_survey(run, small_design(), seed=seed, out=tmp_path / name)
-        outs.append({p.relative_to(tmp_path / name).as_posix(): p.read_bytes()
-                     for p in sorted((tmp_path / name).rglob("*")) if p.is_file()})
+        outs.append(
+            {
+                p.relative_to(tmp_path / name).as_posix(): p.read_bytes()
+                for p in sorted((tmp_path / name).rglob("*"))
+                if p.is_file()
+            }
+        )
     assert outs[0] == outs[1]
     assert outs[0]["answer_key.csv"] != outs[2]["answer_key.csv"]
     # a rebuild into the same folder with another seed leaves no stale clip behind
     build_survey(run, small_design(), seed=4, out=tmp_path / "a")
     assert {p.name for p in (tmp_path / "a" / "media").iterdir()} == {
-        p.name for p in (tmp_path / "c" / "media").iterdir()}
+        p.name for p in (tmp_path / "c" / "media").iterdir()
+    }
 
 
 def test_hostile_sample_ids_are_neutralised_everywhere(built):
     _, res = built
     out = res.out
-    texts = {name: (out / name).read_text(encoding="utf-8") for name in ("batch.csv", "hit.html", "answer_key.csv")}
+    texts = {
+        name: (out / name).read_text(encoding="utf-8") for name in ("batch.csv", "hit.html", "answer_key.csv")
+    }
     for text in (texts["hit.html"], texts["batch.csv"]):
         assert "<script>alert" not in text and "onerror" not in text
     for name in ("batch.csv", "answer_key.csv"):
@@ -160,7 +187,7 @@ def test_hostile_sample_ids_are_neutralised_everywhere(built):
             for cell in row:  # a plain negative number is harmless and stays a number
                 assert not cell.startswith(("=", "+", "@", "-")) or re.fullmatch(r"-\d+", cell), (name, cell)
     key = read_csv(out / "answer_key.csv")
-    assert "'=HYPERLINK(\"http:evil\",\"x\")" in {r["sample"] for r in key}
+    assert '\'=HYPERLINK("http:evil","x")' in {r["sample"] for r in key}
     # preview fills placeholders escaped; a hostile value cannot leave its attribute
     page = fill_template('<div data-src="${x}"></div>', {"x": '"><script>alert(1)</script>'})
     assert "<script>" not in page and "&quot;&gt;&lt;script&gt;" in page
@@ -173,9 +200,16 @@ def test_hostile_sample_ids_are_neutralised_everywhere(built):
 
 def test_base_url_prefixes_media_urls(tmp_path):
     run = make_run(tmp_path / "run", ids=SAFE[:2], emotions=["negative", "positive"])
-    res = build_survey(run, small_design(attention_checks=0), base_url="https://cdn.example.org/x", out=tmp_path / "s")
+    res = build_survey(
+        run, small_design(attention_checks=0), base_url="https://cdn.example.org/x", out=tmp_path / "s"
+    )
     batch = read_csv(res.out / "batch.csv")
-    assert all(v.startswith("https://cdn.example.org/x/media/c") for r in batch for k, v in r.items() if k != "task_id")
+    assert all(
+        v.startswith("https://cdn.example.org/x/media/c")
+        for r in batch
+        for k, v in r.items()
+        if k != "task_id"
+    )
     assert res.manifest["counts"]["items_per_task"] == 3
     assert 'value="none"' in (res.out / "hit.html").read_text()
     res2 = build_survey(run, small_design(attention_checks=0, allow_no_preference=False), out=tmp_path / "s2")
@@ -194,7 +228,10 @@ def test_protocol_design_and_pairs_parsing():
     design, proto = load_design("cognimuse-3s")
     assert design.pairs == (("scene2wav", "baseline"), ("scene2wav", "target"), ("baseline", "target"))
     assert design.raters == proto.survey["raters"] == 20
-    assert parse_pairs("scene2wav:baseline, baseline:target") == (("scene2wav", "baseline"), ("baseline", "target"))
+    assert parse_pairs("scene2wav:baseline, baseline:target") == (
+        ("scene2wav", "baseline"),
+        ("baseline", "target"),
+    )
     for bad in ("scene2wav", "a:a", "a:b,b:a", ""):
         with pytest.raises(UsageError):
             parse_pairs(bad)
@@ -203,16 +240,36 @@ def test_protocol_design_and_pairs_parsing():
 def test_cli_build_exit_codes(tmp_path):
     run = make_run(tmp_path / "run", ids=SAFE)
     runner = CliRunner()
-    r = runner.invoke(cli, ["survey", "build", str(run), "--out", str(tmp_path / "s"), "--raters", "3",
-                            "--protocol", "quickstart"], standalone_mode=False)
+    r = runner.invoke(
+        cli,
+        [
+            "survey",
+            "build",
+            str(run),
+            "--out",
+            str(tmp_path / "s"),
+            "--raters",
+            "3",
+            "--protocol",
+            "quickstart",
+        ],
+        standalone_mode=False,
+    )
     assert r.exception is None and r.return_value == 0, r.output
     assert "3 rater(s) per task" in r.output
     # a pair naming a condition the run lacks: usage error, exit 2, no traceback
-    assert run_main(cli, ["survey", "build", str(run), "--pairs", "scene2wav:basline", "--out",
-                          str(tmp_path / "t")]) == 2
+    assert (
+        run_main(
+            cli, ["survey", "build", str(run), "--pairs", "scene2wav:basline", "--out", str(tmp_path / "t")]
+        )
+        == 2
+    )
     # a sample missing a clip is reported (exit 1) and left out, the rest is built
     (run / "baseline" / "N1.wav").unlink()
-    assert run_main(cli, ["survey", "build", str(run), "--out", str(tmp_path / "u"), "--protocol", "quickstart"]) == 1
+    assert (
+        run_main(cli, ["survey", "build", str(run), "--out", str(tmp_path / "u"), "--protocol", "quickstart"])
+        == 1
+    )
     key = read_csv(tmp_path / "u" / "answer_key.csv")
     assert "N1" not in {r["sample"] for r in key} and len({r["sample"] for r in key}) == 4
 
@@ -227,4 +284,4 @@ def test_build_on_published_scene2wav_samples(tmp_path):
         x, sr = load_audio(res.out / c["file"])
         if "defect" not in c["condition"]:
             assert abs(float(np.mean(x))) < 1e-3  # the published DC offset is removed
-            assert np.sqrt(np.mean(x ** 2)) == pytest.approx(0.1, rel=0.05) or np.max(np.abs(x)) > 0.85
+            assert np.sqrt(np.mean(x**2)) == pytest.approx(0.1, rel=0.05) or np.max(np.abs(x)) > 0.85

@@ -64,8 +64,18 @@ def test_bootstrap_over_raters_brackets_the_estimate():
 
 def test_fleiss_kappa_textbook_example():
     # Fleiss (1971) as reproduced on Wikipedia: 10 subjects, 14 raters, 5 categories, kappa = 0.210
-    t = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-         [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    t = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     assert fleiss_kappa(t) == pytest.approx(0.2099, abs=1e-4)
     assert fleiss_kappa([[5, 0], [0, 5], [5, 0]]) == pytest.approx(1.0)
     assert math.isnan(fleiss_kappa([[1, 0], [0, 1]]))  # nobody rated twice

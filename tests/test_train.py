@@ -12,7 +12,6 @@ from s2w_models.checkpoint import load_model, read_checkpoint
 from s2w_models.train import TrainingDiverged, epoch_batches, train_stage
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Small models run faster on one thread; the setting is restored for the other test modules."""

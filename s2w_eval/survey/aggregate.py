@@ -35,11 +35,34 @@ from .keyfile import AnswerKey, load_key, unneutralise
 
 REQUIRED = ("AssignmentId", "WorkerId", "Input.task_id")
 EXPECTED = ("HITId", "AssignmentStatus", "WorkTimeInSeconds")
-CATEGORIES = ("missing_columns", "malformed_rows", "unknown_tasks", "inputs_differ", "duplicate_assignments",
-              "rejected_assignments", "malformed_answers")
+CATEGORIES = (
+    "missing_columns",
+    "malformed_rows",
+    "unknown_tasks",
+    "inputs_differ",
+    "duplicate_assignments",
+    "rejected_assignments",
+    "malformed_answers",
+)
 FATAL = tuple(c for c in CATEGORIES if c != "rejected_assignments")  # these make the exit code 1
-PREF_COLUMNS = ("sample", "emotion", "first", "second", "n", "first_count", "second_count", "none_count",
-                "first_share", "second_share", "none_share", "decisive", "p_value", "ci_low", "ci_high", "raters")
+PREF_COLUMNS = (
+    "sample",
+    "emotion",
+    "first",
+    "second",
+    "n",
+    "first_count",
+    "second_count",
+    "none_count",
+    "first_share",
+    "second_share",
+    "none_share",
+    "decisive",
+    "p_value",
+    "ci_low",
+    "ci_high",
+    "raters",
+)
 
 
 @dataclass
@@ -83,7 +106,9 @@ class Analysis:
             where = f" (rows {_ranges(rows)})" if rows else ""
             detail = "; ".join(e["message"] for e in entries[:3]) + ("; ..." if len(entries) > 3 else "")
             counted = "not counted" if cat != "missing_columns" else "see below"
-            out.append(Problem(results_path, f"{cat.replace('_', ' ')}: {len(entries)}{where}, {counted}: {detail}"))
+            out.append(
+                Problem(results_path, f"{cat.replace('_', ' ')}: {len(entries)}{where}, {counted}: {detail}")
+            )
         return out
 
 
@@ -108,7 +133,9 @@ def read_results(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]
     """(header, [(row number, cells)]) of a results CSV; row numbers as a spreadsheet shows them."""
     path = Path(path)
     if not path.is_file():
-        raise UsageError("results file not found", path, "pass the batch results CSV downloaded from the marketplace")
+        raise UsageError(
+            "results file not found", path, "pass the batch results CSV downloaded from the marketplace"
+        )
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
@@ -121,14 +148,17 @@ def read_results(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]
     return [h.strip() for h in header], rows
 
 
-def validate(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKey,
-             min_seconds: float) -> tuple[list[Assignment], dict[str, list[dict[str, Any]]]]:
+def validate(
+    header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKey, min_seconds: float
+) -> tuple[list[Assignment], dict[str, list[dict[str, Any]]]]:
     issues: dict[str, list[dict[str, Any]]] = {c: [] for c in CATEGORIES}
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise DataError(f"missing required column(s) {', '.join(missing)} (found: {', '.join(header[:12])}"
-                        f"{', ...' if len(header) > 12 else ''})",
-                        fix="pass the marketplace's batch results file (Download CSV) unchanged")
+        raise DataError(
+            f"missing required column(s) {', '.join(missing)} (found: {', '.join(header[:12])}"
+            f"{', ...' if len(header) > 12 else ''})",
+            fix="pass the marketplace's batch results file (Download CSV) unchanged",
+        )
     n_items = key.n_items
     answer_cols = [f"Answer.pair{i}" for i in range(1, n_items + 1)]
     for col in list(EXPECTED) + answer_cols:
@@ -136,7 +166,9 @@ def validate(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKe
             issues["missing_columns"].append({"row": None, "message": f"column {col} is missing"})
     dupes = [h for h, k in Counter(header).items() if k > 1]
     for h in dupes:
-        issues["missing_columns"].append({"row": None, "message": f"column {h} appears twice (the first is used)"})
+        issues["missing_columns"].append(
+            {"row": None, "message": f"column {h} appears twice (the first is used)"}
+        )
     idx = {}
     for i, h in enumerate(header):
         idx.setdefault(h, i)
@@ -146,26 +178,32 @@ def validate(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKe
     out: list[Assignment] = []
 
     for rownum, cells in rows:
+
         def get(col: str, cells=cells) -> str | None:
             i = idx.get(col)
             return None if i is None or i >= len(cells) else unneutralise(cells[i].strip())
 
         if len(cells) != len(header):
-            issues["malformed_rows"].append({"row": rownum, "message": f"row {rownum} has {len(cells)} fields, "
-                                                                       f"the header {len(header)}"})
+            issues["malformed_rows"].append(
+                {"row": rownum, "message": f"row {rownum} has {len(cells)} fields, the header {len(header)}"}
+            )
             continue
         aid, worker, task = get("AssignmentId"), get("WorkerId"), get("Input.task_id")
         if not aid or not worker or not task:
-            issues["malformed_rows"].append({"row": rownum, "message": f"row {rownum}: empty AssignmentId, "
-                                                                       f"WorkerId or Input.task_id"})
+            issues["malformed_rows"].append(
+                {"row": rownum, "message": f"row {rownum}: empty AssignmentId, WorkerId or Input.task_id"}
+            )
             continue
         if aid in seen_ids:
             issues["duplicate_assignments"].append(
-                {"row": rownum, "message": f"row {rownum}: assignment {aid!r} already on row {seen_ids[aid]}"})
+                {"row": rownum, "message": f"row {rownum}: assignment {aid!r} already on row {seen_ids[aid]}"}
+            )
             continue
         seen_ids[aid] = rownum
         if task not in key.tasks:
-            issues["unknown_tasks"].append({"row": rownum, "message": f"row {rownum}: task {task!r} is not in the key"})
+            issues["unknown_tasks"].append(
+                {"row": rownum, "message": f"row {rownum}: task {task!r} is not in the key"}
+            )
             continue
         items = key.tasks[task]
         differ = []
@@ -175,18 +213,30 @@ def validate(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKe
                 if v is not None and _clip_name(v) != clip:
                     differ.append(f"Input.pair{k}_{side}")
         if differ:
-            issues["inputs_differ"].append({"row": rownum, "message": f"row {rownum}: {', '.join(differ[:3])} "
-                                                                      f"differ from the key (another build?)"})
+            issues["inputs_differ"].append(
+                {
+                    "row": rownum,
+                    "message": f"row {rownum}: {', '.join(differ[:3])} differ from the key (another build?)",
+                }
+            )
             continue
         if (worker, task) in seen_worker_task:
             issues["duplicate_assignments"].append(
-                {"row": rownum, "message": f"row {rownum}: worker {worker!r} already answered task {task!r} on "
-                                           f"row {seen_worker_task[(worker, task)]}"})
+                {
+                    "row": rownum,
+                    "message": f"row {rownum}: worker {worker!r} already answered task {task!r} on "
+                    f"row {seen_worker_task[(worker, task)]}",
+                }
+            )
             continue
         status = get("AssignmentStatus") or ""
         if status.lower() == "rejected":
             issues["rejected_assignments"].append(
-                {"row": rownum, "message": f"row {rownum}: assignment {aid!r} was rejected on the marketplace"})
+                {
+                    "row": rownum,
+                    "message": f"row {rownum}: assignment {aid!r} was rejected on the marketplace",
+                }
+            )
             continue
         bad = []
         answers: dict[int, str] = {}
@@ -210,9 +260,14 @@ def validate(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKe
         a = Assignment(rownum, aid, worker, task, get("HITId") or "", seconds, status, answers)
         if bad:
             issues["malformed_answers"].append(
-                {"row": rownum, "assignment": aid, "worker": worker,
-                 "message": f"row {rownum}: {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''} "
-                            f"(allowed: {', '.join(sorted(allowed))})"})
+                {
+                    "row": rownum,
+                    "assignment": aid,
+                    "worker": worker,
+                    "message": f"row {rownum}: {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''} "
+                    f"(allowed: {', '.join(sorted(allowed))})",
+                }
+            )
             a.failures.append("malformed answers")
             a.answers = {}
             out.append(a)
@@ -222,37 +277,63 @@ def validate(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKe
             a.failures.append(f"too fast ({seconds:g} s < {min_seconds:g} s)")
         for k, it in items.items():
             if it.kind == "defect" and answers[k] != it.expected:
-                a.failures.append(f"attention check: preferred the clip with the noise burst or no clip (pair {k})")
+                a.failures.append(
+                    f"attention check: preferred the clip with the noise burst or no clip (pair {k})"
+                )
             elif it.kind == "repeat" and it.repeat_of in answers:
                 o1 = items[it.repeat_of].outcome(answers[it.repeat_of])
                 o2 = it.outcome(answers[k])
                 if "none" not in (o1, o2) and o1 != o2:
-                    a.failures.append(f"attention check: repeated pair {it.repeat_of}/{k} answered inconsistently")
+                    a.failures.append(
+                        f"attention check: repeated pair {it.repeat_of}/{k} answered inconsistently"
+                    )
         out.append(a)
     return out, issues
 
 
-def _pref_row(sample: str, emotion: str, first: str, second: str, outcomes: list[tuple[str, str]],
-              level: float) -> dict[str, Any]:
+def _pref_row(
+    sample: str, emotion: str, first: str, second: str, outcomes: list[tuple[str, str]], level: float
+) -> dict[str, Any]:
     c = Counter(o for _, o in outcomes)
     n = len(outcomes)
     f, s, z = c["first"], c["second"], c["none"]
     ci = wilson_ci(f, n, level)
-    return {"sample": sample, "emotion": emotion, "first": first, "second": second, "n": n,
-            "first_count": f, "second_count": s, "none_count": z,
-            "first_share": f / n if n else math.nan, "second_share": s / n if n else math.nan,
-            "none_share": z / n if n else math.nan, "decisive": f + s,
-            "p_value": binomial_test(f, f + s), "ci_low": ci.low, "ci_high": ci.high,
-            "raters": len({w for w, _ in outcomes})}
+    return {
+        "sample": sample,
+        "emotion": emotion,
+        "first": first,
+        "second": second,
+        "n": n,
+        "first_count": f,
+        "second_count": s,
+        "none_count": z,
+        "first_share": f / n if n else math.nan,
+        "second_share": s / n if n else math.nan,
+        "none_share": z / n if n else math.nan,
+        "decisive": f + s,
+        "p_value": binomial_test(f, f + s),
+        "ci_low": ci.low,
+        "ci_high": ci.high,
+        "raters": len({w for w, _ in outcomes}),
+    }
 
 
 def _natural(s: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
-def analyse(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKey, *,
-            min_seconds: float | None = None, max_fail_share: float = 0.0, level: float | None = None,
-            n_resamples: int = 2000, seed: int = 0, light: bool = False) -> Analysis:
+def analyse(
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    key: AnswerKey,
+    *,
+    min_seconds: float | None = None,
+    max_fail_share: float = 0.0,
+    level: float | None = None,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    light: bool = False,
+) -> Analysis:
     design = key.design
     min_s = design.min_seconds if min_seconds is None else float(min_seconds)
     level = design.ci_level if level is None else float(level)
@@ -272,19 +353,38 @@ def analyse(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKey
         if is_out:
             excluded.add(w)
         reasons = Counter(f.split(" (")[0] for a in failed for f in a.failures)
-        workers.append({"worker": w, "assignments": len(alist), "failed": len(failed),
-                        "failed_share": share, "excluded": is_out,
-                        "reasons": "; ".join(f"{r} x{n}" for r, n in sorted(reasons.items()))})
+        workers.append(
+            {
+                "worker": w,
+                "assignments": len(alist),
+                "failed": len(failed),
+                "failed_share": share,
+                "excluded": is_out,
+                "reasons": "; ".join(f"{r} x{n}" for r, n in sorted(reasons.items())),
+            }
+        )
     approvals = []
     for a in sorted(assignments, key=lambda a: a.row):
         if a.failures:
             decision, reason = "reject", "; ".join(a.failures)
         else:
             decision = "approve"
-            reason = "rater excluded from the analysis for failures in other tasks" if a.worker in excluded else ""
-        approvals.append({"AssignmentId": a.assignment_id, "WorkerId": a.worker, "HITId": a.hit,
-                          "task_id": a.task, "row": a.row, "decision": decision, "reason": reason,
-                          "Approve": "x" if decision == "approve" else "", "Reject": reason if decision == "reject" else ""})
+            reason = (
+                "rater excluded from the analysis for failures in other tasks" if a.worker in excluded else ""
+            )
+        approvals.append(
+            {
+                "AssignmentId": a.assignment_id,
+                "WorkerId": a.worker,
+                "HITId": a.hit,
+                "task_id": a.task,
+                "row": a.row,
+                "decision": decision,
+                "reason": reason,
+                "Approve": "x" if decision == "approve" else "",
+                "Reject": reason if decision == "reject" else "",
+            }
+        )
 
     # outcomes of counted answers (real pairs only; a repeat only served as a check)
     counted = [a for a in assignments if a.answers and a.worker not in excluded]
@@ -318,15 +418,20 @@ def analyse(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKey
     for t in key.tasks.values():
         for it in t.values():
             emotions.setdefault(it.sample, it.emotion)
-    all_samples = sorted(emotions, key=lambda s: (EMOTIONS.index(emotions[s]) if emotions[s] in EMOTIONS else 9,
-                                                  _natural(s)))
+    all_samples = sorted(
+        emotions, key=lambda s: (EMOTIONS.index(emotions[s]) if emotions[s] in EMOTIONS else 9, _natural(s))
+    )
     prefs: list[dict[str, Any]] = []
     for first, second in design.pairs:
         for s in all_samples:
-            prefs.append(_pref_row(s, emotions[s], first, second, outcomes.get((s, first, second), []), level))
+            prefs.append(
+                _pref_row(s, emotions[s], first, second, outcomes.get((s, first, second), []), level)
+            )
     for first, second in design.pairs:
         for e in EMOTIONS:
-            pooled = [o for s in all_samples if emotions[s] == e for o in outcomes.get((s, first, second), [])]
+            pooled = [
+                o for s in all_samples if emotions[s] == e for o in outcomes.get((s, first, second), [])
+            ]
             if any(emotions[s] == e for s in all_samples):
                 prefs.append(_pref_row("all", e, first, second, pooled, level))
         pooled = [o for s in all_samples for o in outcomes.get((s, first, second), [])]
@@ -338,11 +443,22 @@ def analyse(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKey
             res = bradley_terry_bootstrap(wins, conditions, n_resamples=n_resamples, level=level, seed=seed)
             share = np.exp(res.scores) / np.exp(res.scores).sum()
             rank = {c: r + 1 for r, c in enumerate(res.ranking())}
-            bt = {"method": "Bradley-Terry (MM), ties as half wins, prior 0.1 pseudo-wins per cell; "
-                            f"percentile bootstrap over raters ({n_resamples} resamples)", "level": level,
-                  "table": [{"condition": c, "rank": rank[c], "score": res.scores[i], "ci_low": res.ci_low[i],
-                             "ci_high": res.ci_high[i], "strength_share": float(share[i])}
-                            for i, c in sorted(enumerate(conditions), key=lambda x: rank[x[1]])]}
+            bt = {
+                "method": "Bradley-Terry (MM), ties as half wins, prior 0.1 pseudo-wins per cell; "
+                f"percentile bootstrap over raters ({n_resamples} resamples)",
+                "level": level,
+                "table": [
+                    {
+                        "condition": c,
+                        "rank": rank[c],
+                        "score": res.scores[i],
+                        "ci_low": res.ci_low[i],
+                        "ci_high": res.ci_high[i],
+                        "strength_share": float(share[i]),
+                    }
+                    for i, c in sorted(enumerate(conditions), key=lambda x: rank[x[1]])
+                ],
+            }
         cats = ("first", "second", "none")
 
         def kappa_of(pred) -> dict[str, Any]:
@@ -351,26 +467,58 @@ def analyse(header: list[str], rows: list[tuple[int, list[str]]], key: AnswerKey
 
         by_pair = {}
         for first, second in design.pairs:
-            keys = {(t, k) for t, items in key.tasks.items() for k, it in items.items()
-                    if it.kind == "pair" and (it.first, it.second) == (first, second)}
+            keys = {
+                (t, k)
+                for t, items in key.tasks.items()
+                for k, it in items.items()
+                if it.kind == "pair" and (it.first, it.second) == (first, second)
+            }
             by_pair[f"{first} x {second}"] = kappa_of(lambda k, keys=keys: k in keys)
-        kappa = {"method": "Fleiss' kappa over (task, pair) subjects, categories first/second/none",
-                 "all": kappa_of(lambda k: True), "per_pair": by_pair}
+        kappa = {
+            "method": "Fleiss' kappa over (task, pair) subjects, categories first/second/none",
+            "all": kappa_of(lambda k: True),
+            "per_pair": by_pair,
+        }
 
-    settings = {"min_seconds": min_s, "max_fail_share": max_fail_share, "level": level, "n_resamples": n_resamples,
-                "seed": seed, "allow_no_preference": design.allow_no_preference}
-    return Analysis(key, settings, issues, assignments, workers, excluded, approvals, prefs, bt, kappa, len(rows))
+    settings = {
+        "min_seconds": min_s,
+        "max_fail_share": max_fail_share,
+        "level": level,
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "allow_no_preference": design.allow_no_preference,
+    }
+    return Analysis(
+        key, settings, issues, assignments, workers, excluded, approvals, prefs, bt, kappa, len(rows)
+    )
 
 
-def aggregate(results: str | Path, key_path: str | Path, out: str | Path | None = None, *,
-              min_seconds: float | None = None, max_fail_share: float = 0.0, level: float | None = None,
-              n_resamples: int = 2000, seed: int = 0, plots: bool = True) -> tuple[Analysis, Path, list[Path]]:
+def aggregate(
+    results: str | Path,
+    key_path: str | Path,
+    out: str | Path | None = None,
+    *,
+    min_seconds: float | None = None,
+    max_fail_share: float = 0.0,
+    level: float | None = None,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    plots: bool = True,
+) -> tuple[Analysis, Path, list[Path]]:
     results = Path(results)
     key = load_key(key_path)
     header, rows = read_results(results)
     try:
-        analysis = analyse(header, rows, key, min_seconds=min_seconds, max_fail_share=max_fail_share, level=level,
-                           n_resamples=n_resamples, seed=seed)
+        analysis = analyse(
+            header,
+            rows,
+            key,
+            min_seconds=min_seconds,
+            max_fail_share=max_fail_share,
+            level=level,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
     except DataError as exc:
         if exc.path is None:
             exc.path = str(results)
@@ -387,16 +535,41 @@ def aggregate(results: str | Path, key_path: str | Path, out: str | Path | None 
 
 def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) -> list[Path]:
     proto = (key.manifest or {}).get("protocol")
-    prov = provenance(command="s2w-eval survey aggregate", seeds={"bootstrap": an.settings["seed"]}, protocol=proto,
-                      extra={"inputs": {"results": str(results), "results_sha256": sha256_file(results),
-                                        "answer_key": str(key.path), "answer_key_sha256": sha256_file(key.path)}})
+    prov = provenance(
+        command="s2w-eval survey aggregate",
+        seeds={"bootstrap": an.settings["seed"]},
+        protocol=proto,
+        extra={
+            "inputs": {
+                "results": str(results),
+                "results_sha256": sha256_file(results),
+                "answer_key": str(key.path),
+                "answer_key_sha256": sha256_file(key.path),
+            }
+        },
+    )
     files = [
         atomic_write_csv(out_dir / "preferences.csv", an.preferences, PREF_COLUMNS),
-        atomic_write_csv(out_dir / "approvals.csv", an.approvals,
-                         ("AssignmentId", "WorkerId", "HITId", "task_id", "row", "decision", "reason", "Approve",
-                          "Reject")),
-        atomic_write_csv(out_dir / "raters.csv", an.workers,
-                         ("worker", "assignments", "failed", "failed_share", "excluded", "reasons")),
+        atomic_write_csv(
+            out_dir / "approvals.csv",
+            an.approvals,
+            (
+                "AssignmentId",
+                "WorkerId",
+                "HITId",
+                "task_id",
+                "row",
+                "decision",
+                "reason",
+                "Approve",
+                "Reject",
+            ),
+        ),
+        atomic_write_csv(
+            out_dir / "raters.csv",
+            an.workers,
+            ("worker", "assignments", "failed", "failed_share", "excluded", "reasons"),
+        ),
     ]
     if an.bradley_terry:
         files.append(atomic_write_csv(out_dir / "ranking.csv", an.bradley_terry["table"]))
@@ -404,18 +577,26 @@ def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) ->
     summary = {
         "provenance": prov,
         "settings": an.settings,
-        "validation": {"rows": an.n_rows, "assignments_valid": sum(1 for a in an.assignments if a.answers),
-                       "counts": counts, "issues": an.issues},
+        "validation": {
+            "rows": an.n_rows,
+            "assignments_valid": sum(1 for a in an.assignments if a.answers),
+            "counts": counts,
+            "issues": an.issues,
+        },
         "raters": {"total": len(an.workers), "excluded": sorted(an.excluded), "table": an.workers},
-        "assignments": {"approve": sum(1 for a in an.approvals if a["decision"] == "approve"),
-                        "reject": sum(1 for a in an.approvals if a["decision"] == "reject")},
+        "assignments": {
+            "approve": sum(1 for a in an.approvals if a["decision"] == "approve"),
+            "reject": sum(1 for a in an.approvals if a["decision"] == "reject"),
+        },
         "preferences": an.preferences,
         "bradley_terry": an.bradley_terry,
         "fleiss_kappa": an.kappa,
-        "notes": key.notes + [
+        "notes": key.notes
+        + [
             "p_value: two-sided exact binomial (sign) test of first vs second over the decisive answers; "
             "ci_low/ci_high: Wilson interval of first_share over all n answers. Answers of one rater are "
-            "pooled across samples as if independent; the Bradley-Terry CIs resample raters instead."],
+            "pooled across samples as if independent; the Bradley-Terry CIs resample raters instead."
+        ],
     }
     files.append(atomic_write_json(out_dir / "survey.json", summary))
     return files
@@ -433,13 +614,45 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
     parts = []
     counts = {c.replace("_", " "): len(v) for c, v in an.issues.items()}
     valid = sum(1 for a in an.assignments if a.answers)
-    parts.append(tabulate([[an.n_rows, valid, len(an.workers), len(an.excluded)] + list(counts.values())],
-                          headers=["rows", "valid", "raters", "excluded"] + list(counts), tablefmt=fmt))
-    rows = [[r["first"], r["second"], r["emotion"], r["n"], pct(r["first_share"]), pct(r["second_share"]),
-             pct(r["none_share"]), pv(r["p_value"]), f"{pct(r['ci_low'])}-{pct(r['ci_high'])}"]
-            for r in an.preferences if r["sample"] == "all"]
-    parts.append(tabulate(rows, headers=["first", "second", "emotion", "n", "first", "second", "none", "p",
-                                         f"{an.settings['level']:.0%} CI (first)"], tablefmt=fmt))
+    parts.append(
+        tabulate(
+            [[an.n_rows, valid, len(an.workers), len(an.excluded)] + list(counts.values())],
+            headers=["rows", "valid", "raters", "excluded"] + list(counts),
+            tablefmt=fmt,
+        )
+    )
+    rows = [
+        [
+            r["first"],
+            r["second"],
+            r["emotion"],
+            r["n"],
+            pct(r["first_share"]),
+            pct(r["second_share"]),
+            pct(r["none_share"]),
+            pv(r["p_value"]),
+            f"{pct(r['ci_low'])}-{pct(r['ci_high'])}",
+        ]
+        for r in an.preferences
+        if r["sample"] == "all"
+    ]
+    parts.append(
+        tabulate(
+            rows,
+            headers=[
+                "first",
+                "second",
+                "emotion",
+                "n",
+                "first",
+                "second",
+                "none",
+                "p",
+                f"{an.settings['level']:.0%} CI (first)",
+            ],
+            tablefmt=fmt,
+        )
+    )
     samples = []
     for r in an.preferences:
         if r["sample"] != "all" and r["sample"] not in samples:
@@ -451,17 +664,32 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
         line = [s, next(r["emotion"] for r in an.preferences if r["sample"] == s)]
         for f, sec in pairs:
             r = by[(s, f, sec)]
-            line.append(f"{pct(r['first_share'])} / {pct(r['second_share'])}"
-                        + (f" / {pct(r['none_share'])}" if an.settings["allow_no_preference"] else "")
-                        + f" (n={r['n']})")
+            line.append(
+                f"{pct(r['first_share'])} / {pct(r['second_share'])}"
+                + (f" / {pct(r['none_share'])}" if an.settings["allow_no_preference"] else "")
+                + f" (n={r['n']})"
+            )
         srows.append(line)
-    parts.append(tabulate(srows, headers=["sample", "emotion"] + [f"{f} / {s}" for f, s in pairs], tablefmt=fmt))
+    parts.append(
+        tabulate(srows, headers=["sample", "emotion"] + [f"{f} / {s}" for f, s in pairs], tablefmt=fmt)
+    )
     if an.bradley_terry:
-        parts.append(tabulate([[t["rank"], t["condition"], f"{t['score']:+.3f}",
-                                f"[{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", pct(t["strength_share"])]
-                               for t in an.bradley_terry["table"]],
-                              headers=["rank", "condition", "BT score", f"{an.settings['level']:.0%} CI", "strength"],
-                              tablefmt=fmt))
+        parts.append(
+            tabulate(
+                [
+                    [
+                        t["rank"],
+                        t["condition"],
+                        f"{t['score']:+.3f}",
+                        f"[{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]",
+                        pct(t["strength_share"]),
+                    ]
+                    for t in an.bradley_terry["table"]
+                ],
+                headers=["rank", "condition", "BT score", f"{an.settings['level']:.0%} CI", "strength"],
+                tablefmt=fmt,
+            )
+        )
     if an.kappa:
         krows = [["all", pv(an.kappa["all"]["kappa"]), an.kappa["all"]["subjects"]]]
         krows += [[k, pv(v["kappa"]), v["subjects"]] for k, v in an.kappa["per_pair"].items()]

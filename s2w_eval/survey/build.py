@@ -36,8 +36,22 @@ LOUDNESS = ("rms", "peak", "none")
 MEDIA_KINDS = ("auto", "audio", "video")
 TARGET_RMS = 0.1  # -20 dBFS
 PEAK_CEILING = 0.89  # -1 dBFS
-KEY_COLUMNS = ("task_id", "sample", "emotion", "item", "kind", "first", "second", "a_condition", "b_condition",
-               "a_clip", "b_clip", "first_side", "repeat_of", "expected")
+KEY_COLUMNS = (
+    "task_id",
+    "sample",
+    "emotion",
+    "item",
+    "kind",
+    "first",
+    "second",
+    "a_condition",
+    "b_condition",
+    "a_clip",
+    "b_clip",
+    "first_side",
+    "repeat_of",
+    "expected",
+)
 _CLIP_NAME = re.compile(r"^c[0-9a-f]{16}\.[a-z0-9]{2,5}$")
 _SAFE_URL = re.compile(r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]+$")
 
@@ -60,8 +74,10 @@ def check_base_url(base_url: str | None) -> str | None:
         return None
     url = base_url.strip()
     if not _SAFE_URL.match(url):
-        raise UsageError(f"--base-url {base_url!r} is not a plain http(s) URL",
-                         fix="give e.g. https://example.org/my-survey/ (no quotes, spaces or angle brackets)")
+        raise UsageError(
+            f"--base-url {base_url!r} is not a plain http(s) URL",
+            fix="give e.g. https://example.org/my-survey/ (no quotes, spaces or angle brackets)",
+        )
     return url if url.endswith("/") else url + "/"
 
 
@@ -92,7 +108,7 @@ def add_defect(x: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     start = max(0, (len(y) - n) // 2)
     burst = rng.uniform(-0.8, 0.8, size=n).astype(np.float32)
     ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / max(1, int(0.005 * sr)))
-    y[start:start + n] = np.clip(0.2 * y[start:start + n] + burst * ramp.astype(np.float32), -1.0, 1.0)
+    y[start : start + n] = np.clip(0.2 * y[start : start + n] + burst * ramp.astype(np.float32), -1.0, 1.0)
     return y
 
 
@@ -105,8 +121,9 @@ def _balanced(rng: np.random.Generator, n: int) -> list[bool]:
     return [flags[i] for i in rng.permutation(n)]
 
 
-def _select_samples(run: Run, design: SurveyDesign, usable: set[str], rng: np.random.Generator,
-                    notes: list[str]) -> list[str]:
+def _select_samples(
+    run: Run, design: SurveyDesign, usable: set[str], rng: np.random.Generator, notes: list[str]
+) -> list[str]:
     chosen: list[str] = []
     for emotion in EMOTIONS:
         ids = [s.id for s in run.samples if s.emotion == emotion and s.id in usable]
@@ -115,8 +132,10 @@ def _select_samples(run: Run, design: SurveyDesign, usable: set[str], rng: np.ra
             chosen.extend(ids)
             continue
         if len(ids) < want:
-            notes.append(f"the protocol asks for {want} {emotion} scene set(s); the run has {len(ids)} usable, "
-                         f"all are used")
+            notes.append(
+                f"the protocol asks for {want} {emotion} scene set(s); the run has {len(ids)} usable, "
+                f"all are used"
+            )
             chosen.extend(ids)
         else:
             pick = sorted(rng.choice(len(ids), size=want, replace=False).tolist())
@@ -138,11 +157,13 @@ def render_page(design: SurveyDesign, n_items: int, media: str) -> str:
     none_choice = ""
     for i in range(1, n_items + 1):
         if design.allow_no_preference:
-            none_choice = (f'<label class="choice"><input type="radio" name="pair{i}" value="none" disabled> '
-                           f'No preference</label>')
+            none_choice = (
+                f'<label class="choice"><input type="radio" name="pair{i}" value="none" disabled> '
+                f"No preference</label>"
+            )
         items.append(
             f'<fieldset class="item" data-item="{i}">\n'
-            f'  <legend>Pair {i} of {n_items}</legend>\n'
+            f"  <legend>Pair {i} of {n_items}</legend>\n"
             f'  <div class="clips">\n'
             f'    <div class="clip" data-side="A"><div class="media" data-src="${{pair{i}_a}}"></div>'
             f'<button type="button" class="play" data-side="A">&#9654; Play A</button>'
@@ -150,20 +171,23 @@ def render_page(design: SurveyDesign, n_items: int, media: str) -> str:
             f'    <div class="clip" data-side="B"><div class="media" data-src="${{pair{i}_b}}"></div>'
             f'<button type="button" class="play" data-side="B">&#9654; Play B</button>'
             f'<span class="state">not played yet</span></div>\n'
-            f'  </div>\n'
+            f"  </div>\n"
             f'  <p class="question">{html.escape(design.question)}</p>\n'
             f'  <div class="choices">'
             f'<label class="choice"><input type="radio" name="pair{i}" value="A" disabled> A</label>'
             f'<label class="choice"><input type="radio" name="pair{i}" value="B" disabled> B</label>'
-            f'{none_choice}</div>\n'
+            f"{none_choice}</div>\n"
             f'  <p class="hint">Play both clips to the end to answer.</p>\n'
-            f'</fieldset>')
+            f"</fieldset>"
+        )
     what = "scene videos" if media == "video" else "music clips"
-    instructions = (f"You will compare {n_items} pairs of {what}. For each pair, play clip A and clip B to the "
-                    f"end (you may replay them), then say which one you prefer"
-                    f"{' or that you have no preference' if design.allow_no_preference else ''}. "
-                    f"Some pairs contain a clip with a loud noise burst: a clip with such a defect is never the "
-                    f"better one. Please use headphones in a quiet place.")
+    instructions = (
+        f"You will compare {n_items} pairs of {what}. For each pair, play clip A and clip B to the "
+        f"end (you may replay them), then say which one you prefer"
+        f"{' or that you have no preference' if design.allow_no_preference else ''}. "
+        f"Some pairs contain a clip with a loud noise burst: a clip with such a defect is never the "
+        f"better one. Please use headphones in a quiet place."
+    )
     page = template_text()
     page = page.replace("{{INSTRUCTIONS}}", html.escape(instructions))
     page = page.replace("{{N_ITEMS}}", str(int(n_items)))
@@ -171,9 +195,17 @@ def render_page(design: SurveyDesign, n_items: int, media: str) -> str:
     return page
 
 
-def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: dict[str, Any] | None = None,
-                 base_url: str | None = None, seed: int = 0, out: str | Path | None = None,
-                 media: str = "auto", loudness: str = "rms") -> BuildResult:
+def build_survey(
+    run_dir: str | Path,
+    design: SurveyDesign,
+    *,
+    protocol_info: dict[str, Any] | None = None,
+    base_url: str | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    media: str = "auto",
+    loudness: str = "rms",
+) -> BuildResult:
     if media not in MEDIA_KINDS:
         raise UsageError(f"unknown media kind {media!r}", fix=f"choose from {', '.join(MEDIA_KINDS)}")
     if loudness not in LOUDNESS:
@@ -188,22 +220,32 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
         from ..clikit import did_you_mean
 
         have = sorted(run.conditions)
-        raise UsageError(f"the survey compares condition(s) {', '.join(missing)} that the run does not have"
-                         f"{did_you_mean(missing[0], have)}", run.root,
-                         f"the run has {', '.join(have) or 'no condition folders'}; choose --pairs among them")
+        raise UsageError(
+            f"the survey compares condition(s) {', '.join(missing)} that the run does not have"
+            f"{did_you_mean(missing[0], have)}",
+            run.root,
+            f"the run has {', '.join(have) or 'no condition folders'}; choose --pairs among them",
+        )
     out_dir = Path(out) if out is not None else Path("reports") / run.name / "survey"
     if base_url is None and out_dir.resolve() == run.root.resolve():
         raise UsageError("--out must not be the run folder (inputs are never written to)")
 
     rng = np.random.default_rng(seed)
     # media kind: video only when every clip has a scene video muxed with its condition's audio
-    has_video = all((c, s.id) in run.condition_scenes for c in conditions for s in run.samples
-                    if all(s.id in run.conditions[c2] for c2 in conditions))
+    has_video = all(
+        (c, s.id) in run.condition_scenes
+        for c in conditions
+        for s in run.samples
+        if all(s.id in run.conditions[c2] for c2 in conditions)
+    )
     if media == "auto":
         media = "video" if run.condition_scenes and has_video else "audio"
     elif media == "video" and not has_video:
-        raise UsageError("--media video needs scenes/<condition>/<sample>.mp4 for every condition and sample",
-                         run.root / "scenes", "mux the scene video with each condition's audio, or use --media audio")
+        raise UsageError(
+            "--media video needs scenes/<condition>/<sample>.mp4 for every condition and sample",
+            run.root / "scenes",
+            "mux the scene video with each condition's audio, or use --media audio",
+        )
 
     usable = {s.id for s in run.samples if all(s.id in run.conditions[c] for c in conditions)}
     samples = _select_samples(run, design, usable, rng, notes)
@@ -239,18 +281,28 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
                     x, sr = _process_audio(src, loudness)
                     audio_cache[(cond, sid)] = (x, sr)
                     write_wav(media_dir / name, x, sr)
-                    processing = (f"mono, DC removed, {'RMS -20 dBFS (peak <= -1 dBFS)' if loudness == 'rms' else 'peak -1 dBFS'}"
-                                  f", 16-bit WAV at {sr} Hz")
+                    processing = (
+                        f"mono, DC removed, {'RMS -20 dBFS (peak <= -1 dBFS)' if loudness == 'rms' else 'peak -1 dBFS'}"
+                        f", 16-bit WAV at {sr} Hz"
+                    )
                     seconds = round(len(x) / sr, 4)
             except DataError as exc:
                 problems.append(Problem.from_error(exc))
                 dropped.add(sid)
                 continue
             clips[(cond, sid)] = name
-            clip_rows.append({"file": f"{MEDIA_DIR}/{name}", "sha256": sha256_file(media_dir / name),
-                              "seconds": seconds, "sample": sid, "condition": cond,
-                              "source": src.relative_to(run.root).as_posix(), "source_sha256": sha256_file(src),
-                              "processing": processing})
+            clip_rows.append(
+                {
+                    "file": f"{MEDIA_DIR}/{name}",
+                    "sha256": sha256_file(media_dir / name),
+                    "seconds": seconds,
+                    "sample": sid,
+                    "condition": cond,
+                    "source": src.relative_to(run.root).as_posix(),
+                    "source_sha256": sha256_file(src),
+                    "processing": processing,
+                }
+            )
     if dropped:
         for sid in sorted(dropped):
             notes.append(f"sample {sid!r} left out of the survey: one of its clips could not be used")
@@ -260,8 +312,11 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
     # -- tasks: one per sample; A/B orientation counterbalanced per pair across tasks
     n_tasks = len(order)
     pairs = list(design.pairs)
-    orient = {p: _balanced(rng, n_tasks) for p in pairs} if design.counterbalance else \
-        {p: [True] * n_tasks for p in pairs}
+    orient = (
+        {p: _balanced(rng, n_tasks) for p in pairs}
+        if design.counterbalance
+        else {p: [True] * n_tasks for p in pairs}
+    )
     checks = design.check_kinds
     defect_sides = _balanced(rng, n_tasks)
     n_items = len(pairs) + len(checks)
@@ -274,17 +329,35 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
         for p in pairs:
             first_at_a = orient[p][t]
             a, b = (p[0], p[1]) if first_at_a else (p[1], p[0])
-            items.append({"kind": "pair", "first": p[0], "second": p[1], "a_condition": a, "b_condition": b,
-                          "a_clip": clips[(a, sid)], "b_clip": clips[(b, sid)],
-                          "first_side": "A" if first_at_a else "B", "repeat_of": None, "expected": ""})
+            items.append(
+                {
+                    "kind": "pair",
+                    "first": p[0],
+                    "second": p[1],
+                    "a_condition": a,
+                    "b_condition": b,
+                    "a_clip": clips[(a, sid)],
+                    "b_clip": clips[(b, sid)],
+                    "first_side": "A" if first_at_a else "B",
+                    "repeat_of": None,
+                    "expected": "",
+                }
+            )
         for kind in checks:
             if kind == "repeat":
                 src_item = items[int(rng.integers(0, len(pairs)))]
-                items.append({**src_item, "kind": "repeat", "a_condition": src_item["b_condition"],
-                              "b_condition": src_item["a_condition"], "a_clip": src_item["b_clip"],
-                              "b_clip": src_item["a_clip"],
-                              "first_side": "B" if src_item["first_side"] == "A" else "A",
-                              "repeat_of": src_item})
+                items.append(
+                    {
+                        **src_item,
+                        "kind": "repeat",
+                        "a_condition": src_item["b_condition"],
+                        "b_condition": src_item["a_condition"],
+                        "a_clip": src_item["b_clip"],
+                        "b_clip": src_item["a_clip"],
+                        "first_side": "B" if src_item["first_side"] == "A" else "A",
+                        "repeat_of": src_item,
+                    }
+                )
             else:  # defect: a clip against itself with a loud noise burst; the clean one is expected
                 cond = conditions[int(rng.integers(0, len(conditions)))]
                 clean = clips[(cond, sid)]
@@ -294,37 +367,66 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
                     x, sr = audio_cache[(cond, sid)]
                 bad = new_name(".wav")
                 write_wav(media_dir / bad, add_defect(x, sr, rng), sr)
-                clip_rows.append({"file": f"{MEDIA_DIR}/{bad}", "sha256": sha256_file(media_dir / bad),
-                                  "seconds": round(len(x) / sr, 4), "sample": sid, "condition": f"{cond}+defect",
-                                  "source": run.conditions[cond][sid].relative_to(run.root).as_posix(),
-                                  "source_sha256": sha256_file(run.conditions[cond][sid]),
-                                  "processing": "attention check: the clean clip with a loud noise burst"})
+                clip_rows.append(
+                    {
+                        "file": f"{MEDIA_DIR}/{bad}",
+                        "sha256": sha256_file(media_dir / bad),
+                        "seconds": round(len(x) / sr, 4),
+                        "sample": sid,
+                        "condition": f"{cond}+defect",
+                        "source": run.conditions[cond][sid].relative_to(run.root).as_posix(),
+                        "source_sha256": sha256_file(run.conditions[cond][sid]),
+                        "processing": "attention check: the clean clip with a loud noise burst",
+                    }
+                )
                 clean_at_a = defect_sides[t]
                 defect_cond = f"{cond}+defect"
-                items.append({"kind": "defect", "first": cond, "second": defect_cond,
-                              "a_condition": cond if clean_at_a else defect_cond,
-                              "b_condition": defect_cond if clean_at_a else cond,
-                              "a_clip": clean if clean_at_a else bad, "b_clip": bad if clean_at_a else clean,
-                              "first_side": "A" if clean_at_a else "B", "repeat_of": None,
-                              "expected": "A" if clean_at_a else "B"})
+                items.append(
+                    {
+                        "kind": "defect",
+                        "first": cond,
+                        "second": defect_cond,
+                        "a_condition": cond if clean_at_a else defect_cond,
+                        "b_condition": defect_cond if clean_at_a else cond,
+                        "a_clip": clean if clean_at_a else bad,
+                        "b_clip": bad if clean_at_a else clean,
+                        "first_side": "A" if clean_at_a else "B",
+                        "repeat_of": None,
+                        "expected": "A" if clean_at_a else "B",
+                    }
+                )
         # shuffle the items; keep a repeated pair away from its original
         for _ in range(100):
             perm = [items[i] for i in rng.permutation(len(items))]
             pos = {id(it): k for k, it in enumerate(perm)}
-            if all(abs(pos[id(it)] - pos[id(it["repeat_of"])]) > 1 for it in perm
-                   if it["kind"] == "repeat") or len(items) <= 3:
+            if (
+                all(abs(pos[id(it)] - pos[id(it["repeat_of"])]) > 1 for it in perm if it["kind"] == "repeat")
+                or len(items) <= 3
+            ):
                 break
         pos = {id(it): k + 1 for k, it in enumerate(perm)}
         row = {"task_id": task_id}
         for k, it in enumerate(perm, start=1):
             row[f"pair{k}_a"] = media_url(base_url, it["a_clip"])
             row[f"pair{k}_b"] = media_url(base_url, it["b_clip"])
-            key_rows.append({"task_id": task_id, "sample": sid, "emotion": emotion[sid], "item": k,
-                             "kind": it["kind"], "first": it["first"], "second": it["second"],
-                             "a_condition": it["a_condition"], "b_condition": it["b_condition"],
-                             "a_clip": it["a_clip"], "b_clip": it["b_clip"], "first_side": it["first_side"],
-                             "repeat_of": pos[id(it["repeat_of"])] if it["repeat_of"] is not None else "",
-                             "expected": it["expected"]})
+            key_rows.append(
+                {
+                    "task_id": task_id,
+                    "sample": sid,
+                    "emotion": emotion[sid],
+                    "item": k,
+                    "kind": it["kind"],
+                    "first": it["first"],
+                    "second": it["second"],
+                    "a_condition": it["a_condition"],
+                    "b_condition": it["b_condition"],
+                    "a_clip": it["a_clip"],
+                    "b_clip": it["b_clip"],
+                    "first_side": it["first_side"],
+                    "repeat_of": pos[id(it["repeat_of"])] if it["repeat_of"] is not None else "",
+                    "expected": it["expected"],
+                }
+            )
         batch_rows.append(row)
 
     keep = {r["file"].split("/", 1)[1] for r in clip_rows}
@@ -336,8 +438,15 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
 
     by_emotion = {e: sum(1 for s in order if emotion[s] == e) for e in EMOTIONS}
     durations = {r["file"]: r["seconds"] for r in clip_rows}
-    task_seconds = [sum(durations.get(f"{MEDIA_DIR}/{kr[c]}") or 0.0 for kr in key_rows
-                        if kr["task_id"] == row["task_id"] for c in ("a_clip", "b_clip")) for row in batch_rows]
+    task_seconds = [
+        sum(
+            durations.get(f"{MEDIA_DIR}/{kr[c]}") or 0.0
+            for kr in key_rows
+            if kr["task_id"] == row["task_id"]
+            for c in ("a_clip", "b_clip")
+        )
+        for row in batch_rows
+    ]
     prov = provenance(command="s2w-eval survey build", seeds={"survey": seed}, protocol=protocol_info)
     for volatile in ("created_utc", "argv"):  # the manifest is byte-identical for the same inputs and seed
         prov.pop(volatile, None)
@@ -361,8 +470,9 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
             "scenes_requested": dict(design.scenes),
             "scenes_used": by_emotion,
             "clips": len(clip_rows),
-            "min_task_seconds_to_play_everything": round(min(task_seconds), 3) if task_seconds and all(
-                d is not None for d in durations.values()) else None,
+            "min_task_seconds_to_play_everything": round(min(task_seconds), 3)
+            if task_seconds and all(d is not None for d in durations.values())
+            else None,
         },
         "min_seconds": design.min_seconds,
         "files": {name: sha256_file(out_dir / name) for name in ("batch.csv", "hit.html", "answer_key.csv")},
@@ -373,6 +483,7 @@ def build_survey(run_dir: str | Path, design: SurveyDesign, *, protocol_info: di
     }
     atomic_write_json(out_dir / "manifest.json", manifest)
     if n_tasks == 0:
-        problems.append(Problem(str(run.root), "no sample has a usable clip in every condition; the survey is empty"))
+        problems.append(
+            Problem(str(run.root), "no sample has a usable clip in every condition; the survey is empty")
+        )
     return BuildResult(out_dir, manifest, problems, notes)
-

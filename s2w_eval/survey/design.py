@@ -12,8 +12,11 @@ from typing import Any
 from ..errors import UsageError
 
 DEFAULT_PROTOCOL = "cognimuse-3s"
-DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (("scene2wav", "baseline"), ("scene2wav", "target"),
-                                              ("baseline", "target"))
+DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("scene2wav", "baseline"),
+    ("scene2wav", "target"),
+    ("baseline", "target"),
+)
 DEFAULT_QUESTION = "Which clip do you prefer?"
 CHECK_KINDS = ("defect", "repeat")  # attention check i (0-based) is CHECK_KINDS[i % 2]
 
@@ -65,8 +68,15 @@ def design_from_protocol(protocol) -> SurveyDesign:
     kw: dict[str, Any] = {"protocol_name": protocol.name, "protocol_version": str(protocol.version)}
     if "pairs" in s:
         kw["pairs"] = tuple(tuple(p) for p in s["pairs"])
-    for key in ("raters", "allow_no_preference", "attention_checks", "counterbalance", "question",
-                "tasks_per_rater", "ci_level"):
+    for key in (
+        "raters",
+        "allow_no_preference",
+        "attention_checks",
+        "counterbalance",
+        "question",
+        "tasks_per_rater",
+        "ci_level",
+    ):
         if key in s:
             kw[key] = s[key]
     if "min_seconds" in s:
@@ -91,7 +101,9 @@ def parse_pairs(text: str, conditions: list[str] | None = None) -> tuple[tuple[s
         if ":" in chunk:
             a, _, b = chunk.partition(":")
         else:
-            raise UsageError(f"malformed pair {chunk!r}", fix="write pairs as first:second, e.g. scene2wav:baseline")
+            raise UsageError(
+                f"malformed pair {chunk!r}", fix="write pairs as first:second, e.g. scene2wav:baseline"
+            )
         a, b = a.strip(), b.strip()
         if not a or not b or a == b:
             raise UsageError(f"malformed pair {chunk!r}: two different condition names are needed")

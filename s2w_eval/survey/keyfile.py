@@ -78,21 +78,39 @@ def load_key(path: str | Path) -> AnswerKey:
             header = list(reader.fieldnames or [])
             missing = [c for c in KEY_COLUMNS if c not in header]
             if missing:
-                raise DataError(f"not an s2w answer key: missing column(s) {', '.join(missing)}", path,
-                                "pass the answer_key.csv written by `survey build`")
+                raise DataError(
+                    f"not an s2w answer key: missing column(s) {', '.join(missing)}",
+                    path,
+                    "pass the answer_key.csv written by `survey build`",
+                )
             tasks: dict[str, dict[int, KeyItem]] = {}
             for n, row in enumerate(reader, start=2):
                 r = {k: unneutralise(v or "") for k, v in row.items() if k is not None}
                 try:
-                    item = KeyItem(r["task_id"], r["sample"], r["emotion"], int(r["item"]), r["kind"], r["first"],
-                                   r["second"], r["a_condition"], r["b_condition"], r["a_clip"], r["b_clip"],
-                                   r["first_side"], int(r["repeat_of"]) if r["repeat_of"] else None,
-                                   r["expected"])
+                    item = KeyItem(
+                        r["task_id"],
+                        r["sample"],
+                        r["emotion"],
+                        int(r["item"]),
+                        r["kind"],
+                        r["first"],
+                        r["second"],
+                        r["a_condition"],
+                        r["b_condition"],
+                        r["a_clip"],
+                        r["b_clip"],
+                        r["first_side"],
+                        int(r["repeat_of"]) if r["repeat_of"] else None,
+                        r["expected"],
+                    )
                 except (ValueError, KeyError) as exc:
                     raise DataError(f"row {n}: malformed answer-key row ({exc})", path) from exc
                 if item.kind not in ("pair", "repeat", "defect") or item.first_side not in ("A", "B"):
-                    raise DataError(f"row {n}: malformed answer-key row (kind {item.kind!r}, "
-                                    f"first_side {item.first_side!r})", path)
+                    raise DataError(
+                        f"row {n}: malformed answer-key row (kind {item.kind!r}, "
+                        f"first_side {item.first_side!r})",
+                        path,
+                    )
                 tasks.setdefault(item.task_id, {})[item.item] = item
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"unreadable answer key ({exc})", path) from exc
@@ -114,5 +132,7 @@ def load_key(path: str | Path) -> AnswerKey:
                 if it.kind == "pair" and (it.first, it.second) not in pairs:
                     pairs.append((it.first, it.second))
         design = SurveyDesign(pairs=tuple(pairs), allow_no_preference=True, min_seconds=0.0)
-        notes.append(f"no manifest.json beside {path.name}: 'none' answers accepted, no default --min-seconds")
+        notes.append(
+            f"no manifest.json beside {path.name}: 'none' answers accepted, no default --min-seconds"
+        )
     return AnswerKey(path, tasks, design, manifest, notes)

@@ -44,9 +44,19 @@ def _chart(ax, rows: list[dict[str, Any]], colours: dict[str, str], title: str) 
         if f > 0.12:
             ax.text(f * 50, y, f"{f * 100:.0f}", ha="center", va="center", fontsize=6, color="white")
         if s > 0.12:
-            ax.text((f + z + s / 2) * 100, y, f"{s * 100:.0f}", ha="center", va="center", fontsize=6, color="white")
+            ax.text(
+                (f + z + s / 2) * 100,
+                y,
+                f"{s * 100:.0f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white",
+            )
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{_label(_short(r['first']))}-{_label(_short(r['second']))}" for r in rows], fontsize=7)
+    ax.set_yticklabels(
+        [f"{_label(_short(r['first']))}-{_label(_short(r['second']))}" for r in rows], fontsize=7
+    )
     ax.set_xlim(0, 100)
     ax.axvline(50, color="black", lw=0.5, ls=":")
     ax.invert_yaxis()
@@ -74,13 +84,18 @@ def plot_preferences(prefs: list[dict[str, Any]], out_dir: str | Path, condition
             groups[key].append(label)
     figures: list[tuple[str, list[tuple[str, list[dict[str, Any]]]]]] = []
     for emotion in [g for g in groups if not g.startswith("all-")]:
-        charts = [(s, [r for r in prefs if r["sample"] == s and r["emotion"] == emotion]) for s in groups[emotion]]
+        charts = [
+            (s, [r for r in prefs if r["sample"] == s and r["emotion"] == emotion]) for s in groups[emotion]
+        ]
         figures.append((f"preferences_{emotion}", charts))
-    pooled = [(e, [r for r in prefs if r["sample"] == "all" and r["emotion"] == e])
-              for e in [g[4:] for g in groups if g.startswith("all-")]]
+    pooled = [
+        (e, [r for r in prefs if r["sample"] == "all" and r["emotion"] == e])
+        for e in [g[4:] for g in groups if g.startswith("all-")]
+    ]
     if pooled:
-        figures.append(("preferences_all", [("all samples" if e == "all" else f"all {e}", rows)
-                                            for e, rows in pooled]))
+        figures.append(
+            ("preferences_all", [("all samples" if e == "all" else f"all {e}", rows) for e, rows in pooled])
+        )
     files: list[Path] = []
     legend = [Patch(color=colours[c], label=f"{_label(_short(c))} = {_label(c)}") for c in conditions]
     legend.append(Patch(color=NONE_COLOUR, label="no preference"))
@@ -90,8 +105,10 @@ def plot_preferences(prefs: list[dict[str, Any]], out_dir: str | Path, condition
                 continue
             ncols = min(5, len(charts))
             nrows = math.ceil(len(charts) / ncols)
-            fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 0.35 + 1.1 * nrows + 0.5), squeeze=False)
-            for ax in axes.flat[len(charts):]:
+            fig, axes = plt.subplots(
+                nrows, ncols, figsize=(2.3 * ncols, 0.35 + 1.1 * nrows + 0.5), squeeze=False
+            )
+            for ax in axes.flat[len(charts) :]:
                 ax.axis("off")
             for ax, (title, rows) in zip(axes.flat, charts):
                 _chart(ax, rows, colours, title)

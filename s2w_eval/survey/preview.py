@@ -26,8 +26,16 @@ from .build import MEDIA_DIR
 HOST = "127.0.0.1"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 MAX_BODY = 1 << 20
-_TYPES = {".wav": "audio/wav", ".mp4": "video/mp4", ".webm": "video/webm", ".ogg": "audio/ogg",
-          ".flac": "audio/flac", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".mkv": "video/x-matroska"}
+_TYPES = {
+    ".wav": "audio/wav",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".mkv": "video/x-matroska",
+}
 
 
 def read_batch(survey_dir: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -44,8 +52,11 @@ def fill_template(page: str, values: dict[str, str], where: str = "hit.html") ->
     """Replace every `${name}` by its (HTML-escaped) value; a placeholder without a value is an error."""
     unknown = sorted({m.group(1) for m in PLACEHOLDER.finditer(page)} - set(values))
     if unknown:
-        raise DataError(f"placeholder(s) without a batch column: {', '.join(unknown)}", where,
-                        "rebuild the survey so that batch.csv and hit.html match")
+        raise DataError(
+            f"placeholder(s) without a batch column: {', '.join(unknown)}",
+            where,
+            "rebuild the survey so that batch.csv and hit.html match",
+        )
     return PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)], quote=True), page)
 
 
@@ -70,7 +81,9 @@ class PreviewServer(ThreadingHTTPServer):
         try:
             super().__init__((HOST, port), _Handler)
         except OSError as exc:
-            raise UsageError(f"cannot listen on {HOST}:{port} ({exc.strerror})", fix="choose another --port") from exc
+            raise UsageError(
+                f"cannot listen on {HOST}:{port} ({exc.strerror})", fix="choose another --port"
+            ) from exc
 
     @property
     def origin(self) -> str:
@@ -79,8 +92,10 @@ class PreviewServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         task = quote(self.values.get("task_id", f"row{self.row}"), safe="")
-        return (f"{self.origin}/hit?assignmentId=PREVIEW_ASSIGNMENT&hitId=PREVIEW_HIT_{task}"
-                f"&workerId=PREVIEW_WORKER&turkSubmitTo={quote(self.origin, safe='')}")
+        return (
+            f"{self.origin}/hit?assignmentId=PREVIEW_ASSIGNMENT&hitId=PREVIEW_HIT_{task}"
+            f"&workerId=PREVIEW_WORKER&turkSubmitTo={quote(self.origin, safe='')}"
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.dumps(self.server.submissions, indent=2).encode()
             self._send(body, "application/json")
         elif path.startswith(f"/{MEDIA_DIR}/"):
-            self._media(unquote(path[len(MEDIA_DIR) + 2:]))
+            self._media(unquote(path[len(MEDIA_DIR) + 2 :]))
         else:
             self.send_error(HTTPStatus.NOT_FOUND)
 
@@ -139,7 +154,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         data = target.read_bytes()
-        ctype = _TYPES.get(target.suffix.lower()) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        ctype = (
+            _TYPES.get(target.suffix.lower())
+            or mimetypes.guess_type(target.name)[0]
+            or "application/octet-stream"
+        )
         rng = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
         if rng and (rng.group(1) or rng.group(2)):
             size = len(data)
@@ -154,8 +173,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            self._send(data[start:end + 1], ctype, HTTPStatus.PARTIAL_CONTENT,
-                       {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"})
+            self._send(
+                data[start : end + 1],
+                ctype,
+                HTTPStatus.PARTIAL_CONTENT,
+                {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"},
+            )
         else:
             self._send(data, ctype, extra={"Accept-Ranges": "bytes"})
 
@@ -178,13 +201,18 @@ class _Handler(BaseHTTPRequestHandler):
                 record[f"Answer.{k}"] = v
         with self.server.lock:
             self.server.submissions.append(record)
-        rows = "\n".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in record.items()
-                         if not k.startswith("Input."))
-        body = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Submitted</title>"
-                "<meta name='viewport' content='width=device-width, initial-scale=1'></head><body>"
-                "<h1>Submitted</h1><p>The marketplace would record these columns:</p>"
-                f"<table id='answers' border='1' cellpadding='4'><tr><th>column</th><th>value</th></tr>{rows}"
-                "</table><p><a href='/'>Try again</a></p></body></html>").encode()
+        rows = "\n".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+            for k, v in record.items()
+            if not k.startswith("Input.")
+        )
+        body = (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Submitted</title>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'></head><body>"
+            "<h1>Submitted</h1><p>The marketplace would record these columns:</p>"
+            f"<table id='answers' border='1' cellpadding='4'><tr><th>column</th><th>value</th></tr>{rows}"
+            "</table><p><a href='/'>Try again</a></p></body></html>"
+        ).encode()
         self._send(body, "text/html; charset=utf-8")
 
 

@@ -40,14 +40,18 @@ def parse_preference(text: str) -> Preference:
     """'scene2wav>baseline:0.8' or 'negative:scene2wav>target:0.6'."""
     m = _SPEC.match(text.strip())
     if not m:
-        raise UsageError(f"malformed --prefer {text!r}",
-                         fix="write FIRST>SECOND:P, e.g. scene2wav>baseline:0.8, optionally EMOTION: in front")
+        raise UsageError(
+            f"malformed --prefer {text!r}",
+            fix="write FIRST>SECOND:P, e.g. scene2wav>baseline:0.8, optionally EMOTION: in front",
+        )
     p = float(m.group("p"))
     if not 0.0 <= p <= 1.0:
         raise UsageError(f"--prefer {text!r}: the probability must be between 0 and 1")
     emotion = m.group("emotion")
     if emotion is not None and emotion not in EMOTIONS:
-        raise UsageError(f"--prefer {text!r}: unknown emotion {emotion!r}", fix=f"use {' or '.join(EMOTIONS)}")
+        raise UsageError(
+            f"--prefer {text!r}: unknown emotion {emotion!r}", fix=f"use {' or '.join(EMOTIONS)}"
+        )
     return Preference(m.group("a").strip(), m.group("b").strip(), p, emotion)
 
 
@@ -62,8 +66,16 @@ def _p_first(prefs: list[Preference], first: str, second: str, emotion: str) -> 
     return 0.5
 
 
-def simulate_rows(key: AnswerKey, batch: list[dict[str, str]], prefs: list[Preference], *, raters: int,
-                  careless: float, none_share: float, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def simulate_rows(
+    key: AnswerKey,
+    batch: list[dict[str, str]],
+    prefs: list[Preference],
+    *,
+    raters: int,
+    careless: float,
+    none_share: float,
+    seed: int,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     design = key.design
     conds = set(design.conditions)
     for p in prefs:
@@ -71,14 +83,19 @@ def simulate_rows(key: AnswerKey, batch: list[dict[str, str]], prefs: list[Prefe
             if c not in conds:
                 from ..clikit import did_you_mean
 
-                raise UsageError(f"--prefer names condition {c!r}{did_you_mean(c, sorted(conds))} that the survey "
-                                 f"does not compare", fix=f"conditions: {', '.join(sorted(conds))}")
+                raise UsageError(
+                    f"--prefer names condition {c!r}{did_you_mean(c, sorted(conds))} that the survey "
+                    f"does not compare",
+                    fix=f"conditions: {', '.join(sorted(conds))}",
+                )
     if not 0.0 <= careless <= 1.0:
         raise UsageError("--careless must be a share between 0 and 1")
     rng = np.random.default_rng(seed)
     workers = [f"SIMW{rng.bytes(5).hex().upper()}" for _ in range(raters)]
     n_careless = int(round(careless * raters))
-    careless_set = {workers[i] for i in rng.choice(raters, size=n_careless, replace=False)} if n_careless else set()
+    careless_set = (
+        {workers[i] for i in rng.choice(raters, size=n_careless, replace=False)} if n_careless else set()
+    )
     allow_none = design.allow_no_preference
     choices = ["A", "B"] + (["none"] if allow_none else [])
     min_s = float(design.min_seconds or 0.0)
@@ -112,40 +129,78 @@ def simulate_rows(key: AnswerKey, batch: list[dict[str, str]], prefs: list[Prefe
             for k, it in items.items():  # an attentive rater repeats the earlier choice
                 if it.kind == "repeat" and not is_careless:
                     prev = items[it.repeat_of].outcome(answers[it.repeat_of])
-                    answers[k] = "none" if prev == "none" else (
-                        it.first_side if prev == "first" else ("B" if it.first_side == "A" else "A"))
+                    answers[k] = (
+                        "none"
+                        if prev == "none"
+                        else (it.first_side if prev == "first" else ("B" if it.first_side == "A" else "A"))
+                    )
             if is_careless and min_s > 0 and rng.random() < 0.5:
                 seconds = int(math.floor(rng.uniform(0.1, 0.9) * min_s))
             else:
                 seconds = int(max(min_s, play_s) * 1.2 + 5 + rng.exponential(30.0))
             accept = base_time + _dt.timedelta(minutes=len(rows))
-            rec = {"HITId": hit_ids[task], "HITTypeId": "SIMHITTYPE", "Title": "Which clip do you prefer?",
-                   "Reward": "$0.10", "AssignmentId": f"SIMA{rng.bytes(7).hex().upper()}", "WorkerId": w,
-                   "AssignmentStatus": "Submitted", "AcceptTime": accept.isoformat(),
-                   "SubmitTime": (accept + _dt.timedelta(seconds=seconds)).isoformat(),
-                   "WorkTimeInSeconds": seconds}
+            rec = {
+                "HITId": hit_ids[task],
+                "HITTypeId": "SIMHITTYPE",
+                "Title": "Which clip do you prefer?",
+                "Reward": "$0.10",
+                "AssignmentId": f"SIMA{rng.bytes(7).hex().upper()}",
+                "WorkerId": w,
+                "AssignmentStatus": "Submitted",
+                "AcceptTime": accept.isoformat(),
+                "SubmitTime": (accept + _dt.timedelta(seconds=seconds)).isoformat(),
+                "WorkTimeInSeconds": seconds,
+            }
             rec.update({f"Input.{c}": v for c, v in row.items()})
             rec.update({f"Answer.pair{k}": answers[k] for k in sorted(items)})
             rec.update({"Approve": "", "Reject": ""})
             rows.append(rec)
-    truth = {"workers": workers, "careless": sorted(careless_set),
-             "preferences": [p.__dict__ for p in prefs], "none_share": none_share if allow_none else 0.0}
+    truth = {
+        "workers": workers,
+        "careless": sorted(careless_set),
+        "preferences": [p.__dict__ for p in prefs],
+        "none_share": none_share if allow_none else 0.0,
+    }
     return rows, truth
 
 
 def results_columns(key: AnswerKey, batch_cols: list[str]) -> list[str]:
-    return (["HITId", "HITTypeId", "Title", "Reward", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
-             "SubmitTime", "WorkTimeInSeconds"] + [f"Input.{c}" for c in batch_cols]
-            + [f"Answer.pair{k}" for k in range(1, key.n_items + 1)] + ["Approve", "Reject"])
+    return (
+        [
+            "HITId",
+            "HITTypeId",
+            "Title",
+            "Reward",
+            "AssignmentId",
+            "WorkerId",
+            "AssignmentStatus",
+            "AcceptTime",
+            "SubmitTime",
+            "WorkTimeInSeconds",
+        ]
+        + [f"Input.{c}" for c in batch_cols]
+        + [f"Answer.pair{k}" for k in range(1, key.n_items + 1)]
+        + ["Approve", "Reject"]
+    )
 
 
-def simulate(survey_dir: str | Path, prefs: list[Preference], *, raters: int | None = None, careless: float = 0.1,
-             none_share: float = 0.1, seed: int = 0, out: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+def simulate(
+    survey_dir: str | Path,
+    prefs: list[Preference],
+    *,
+    raters: int | None = None,
+    careless: float = 0.1,
+    none_share: float = 0.1,
+    seed: int = 0,
+    out: str | Path | None = None,
+) -> tuple[Path, dict[str, Any]]:
     survey_dir = Path(survey_dir)
     key = load_key(survey_dir / "answer_key.csv")
     cols, batch = read_batch(survey_dir)
     n = raters or key.design.raters
-    rows, truth = simulate_rows(key, batch, prefs, raters=n, careless=careless, none_share=none_share, seed=seed)
+    rows, truth = simulate_rows(
+        key, batch, prefs, raters=n, careless=careless, none_share=none_share, seed=seed
+    )
     out_path = Path(out) if out is not None else survey_dir / "simulated_results.csv"
     atomic_write_csv(out_path, rows, results_columns(key, cols))
     truth["provenance"] = provenance(command="s2w-eval survey simulate", seeds={"simulate": seed})
@@ -153,8 +208,17 @@ def simulate(survey_dir: str | Path, prefs: list[Preference], *, raters: int | N
     return out_path, truth
 
 
-def power(survey_dir: str | Path, prefs: list[Preference], *, runs: int = 200, raters: int | None = None,
-          careless: float = 0.1, none_share: float = 0.1, seed: int = 0, alpha: float = 0.05) -> list[dict[str, Any]]:
+def power(
+    survey_dir: str | Path,
+    prefs: list[Preference],
+    *,
+    runs: int = 200,
+    raters: int | None = None,
+    careless: float = 0.1,
+    none_share: float = 0.1,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> list[dict[str, Any]]:
     """Share of simulated surveys in which each stated pair comes out significant in the stated direction."""
     from ..results import rows_to_csv
     from .aggregate import analyse
@@ -177,20 +241,34 @@ def power(survey_dir: str | Path, prefs: list[Preference], *, runs: int = 200, r
     from tqdm import tqdm
 
     for r in tqdm(range(runs), desc="simulated surveys", unit="survey", disable=None, leave=False):
-        rows, _ = simulate_rows(key, batch, prefs, raters=n, careless=careless, none_share=none_share,
-                                seed=seed + r)
+        rows, _ = simulate_rows(
+            key, batch, prefs, raters=n, careless=careless, none_share=none_share, seed=seed + r
+        )
         text = rows_to_csv(rows, header)
         parsed = list(csv.reader(io.StringIO(text)))
         an = analyse(parsed[0], [(i + 2, c) for i, c in enumerate(parsed[1:])], key, light=True)
         for p, (f, s) in targets:
             emo = p.emotion or "all"
-            row = next(x for x in an.preferences if x["sample"] == "all" and x["emotion"] == emo
-                       and (x["first"], x["second"]) == (f, s))
+            row = next(
+                x
+                for x in an.preferences
+                if x["sample"] == "all" and x["emotion"] == emo and (x["first"], x["second"]) == (f, s)
+            )
             stated_first_wins = (p.p > 0.5) if (p.first, p.second) == (f, s) else (p.p < 0.5)
             direction = (row["first_count"] > row["second_count"]) == stated_first_wins
             ok = direction and row["p_value"] == row["p_value"] and row["p_value"] < alpha
             k = (emo, p.first, p.second)
             hits[k] = hits.get(k, 0) + int(ok)
-    return [{"emotion": e, "first": a, "second": b, "stated_p": p.p, "runs": runs, "detected": hits.get((e, a, b), 0),
-             "power": hits.get((e, a, b), 0) / runs if runs else math.nan}
-            for p, _ in targets for (e, a, b) in [(p.emotion or "all", p.first, p.second)]]
+    return [
+        {
+            "emotion": e,
+            "first": a,
+            "second": b,
+            "stated_p": p.p,
+            "runs": runs,
+            "detected": hits.get((e, a, b), 0),
+            "power": hits.get((e, a, b), 0) / runs if runs else math.nan,
+        }
+        for p, _ in targets
+        for (e, a, b) in [(p.emotion or "all", p.first, p.second)]
+    ]
