@@ -225,4 +225,4 @@ def test_cli_validate_and_list(tmp_path, capsys):
     out = capsys.readouterr().out
     for name in ("cognimuse-3s", "cognimuse-10s", "quickstart"):
         assert name in out
-    assert "1.0" in out
+    assert "1.1" in out  # the versions are listed
