@@ -67,9 +67,8 @@ def protocol_record(proto) -> dict | None:
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 1024),
-    default=8,
-    show_default=True,
-    help="Clips of equal length embedded together.",
+    default=None,
+    help="Clips of equal length embedded together (default: 1 on cpu, where batching is slower, 8 on cuda).",
 )
 @click.option(
     "--format",
@@ -140,7 +139,7 @@ def pam(
                 out_root / run.name,
                 reference=ref,
                 conditions=conds,
-                batch_size=batch_size,
+                batch_size=batch_size or (8 if device == "cuda" else 1),
                 cache=cache,
                 seed=seed,
                 progress=False if quiet else None,

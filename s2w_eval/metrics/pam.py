@@ -107,7 +107,7 @@ def score_run(
     out_dir: Path,
     reference: str = "target",
     conditions: Sequence[str] | None = None,
-    batch_size: int = 8,
+    batch_size: int = 1,
     cache: EmbeddingCache | None = None,
     seed: int = 0,
     progress: bool | None = None,
