@@ -85,7 +85,7 @@ def naive_scores(net, run) -> list[float]:
             a2 = F.normalize(
                 net.base_encoder(torch.from_numpy(wav_out.astype(np.float32)[None, None]))[1], dim=1
             )
-            out.append(float(net.model_dist(a1, a2)[0]))
+            out.append(float(net.model_dist(a1, a2)[0].detach()))
     return out
 
 
