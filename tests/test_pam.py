@@ -283,3 +283,17 @@ def test_end_to_end_published_samples(shared_data, tmp_path, cache_dir, capsys):
     assert code == 0 and "(0 computed, 20 reused)" in err2 and "\\begin{tabular}" in out2
     code, out3, _ = _pam(args + ["--format", "csv"], capsys)
     assert out3.splitlines()[0] == "sample,emotion,condition,metric,distance"
+
+
+def test_long_selects_the_10s_protocol(shared_data, tmp_path, capsys):
+    run = shared_data / "scene2wav-samples" / "cognimuse-10s"
+    code, out, err = _pam([str(run), "--long", "--metric", "dpam", "--out", str(tmp_path), "--quiet"], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "cognimuse-10s" / "pam.json").read_text())
+    assert data["provenance"]["protocol"]["name"] == "cognimuse-10s"
+    # the protocol's DPAM loader (the paper's) applies unless --dpam-loader says otherwise
+    assert list(data["metrics"]) == ["dpam-scratch/paper2020"]
+    rows = list(csv.DictReader(open(tmp_path / "cognimuse-10s" / "pam.csv")))
+    assert len(rows) == 4 and all(float(r["duration_s"]) > 9.5 for r in rows)
+    code, _, err = _pam([str(run), "--long", "--protocol", "cognimuse-3s"], capsys)
+    assert code == 2 and "either --protocol or --long" in err
