@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import parse_list, report_problems
+from .clikit import parse_list, report_problems, scoring_options
 from .errors import EXIT_DATA, EXIT_OK, DataError, Problem, UsageError
 
 #: protocol files may name a method briefly
@@ -42,25 +42,7 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--conditions", default=None, help="Comma-separated conditions (default: every condition in the run)."
 )
-@click.option("--protocol", default=None, help="Protocol name or YAML file (see `s2w-eval protocol list`).")
-@click.option("--long", is_flag=True, help="Use the 10 s protocol (cognimuse-10s, the paper's Table 5).")
-@click.option(
-    "--out",
-    "out_root",
-    type=click.Path(path_type=Path),
-    default=Path("reports"),
-    show_default=True,
-    help="Results go to OUT/<run name>/.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
-    default="github",
-    show_default=True,
-    help="Console table format.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@scoring_options
 def chords(paths, method_names, params, conditions, protocol, long, out_root, fmt, quiet):
     """Detect the notes, pitch classes, chords and key of every clip of each run under PATHS and label each clip
     with the paper's Emotional Circle of Fifths (+ / - / 0), beside a duration-weighted and a key-based label.

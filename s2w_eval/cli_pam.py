@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import parse_list, report_problems
+from .clikit import parse_list, report_problems, scoring_options
 from .errors import EXIT_DATA, EXIT_OK, DataError, Problem, UsageError
 
 
@@ -53,30 +53,12 @@ def protocol_record(proto) -> dict | None:
     default=None,
     help="DPAM's audio loader (default: the protocol's, else modern). paper2020 reproduces the paper.",
 )
-@click.option("--protocol", default=None, help="Protocol name or YAML file (see `s2w-eval protocol list`).")
-@click.option("--long", is_flag=True, help="Use the 10 s protocol (cognimuse-10s).")
-@click.option(
-    "--out",
-    "out_root",
-    type=click.Path(path_type=Path),
-    default=Path("reports"),
-    show_default=True,
-    help="Results go to OUT/<run name>/.",
-)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 1024),
     default=None,
     help="Clips of equal length embedded together (default: 1 on cpu, where batching is slower, 8 on cuda).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
-    default="github",
-    show_default=True,
-    help="Console table format.",
 )
 @click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the protocol's, else 0).")
 @click.option(
@@ -86,7 +68,7 @@ def protocol_record(proto) -> dict | None:
     help="Embedding cache (default: $S2W_CACHE_DIR or ~/.cache/s2w).",
 )
 @click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@scoring_options
 def pam(
     paths,
     reference,

@@ -85,6 +85,46 @@ def did_you_mean(name: str, options: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+TABLE_FORMATS = ("github", "latex", "csv", "plain", "simple")
+
+
+def scoring_options(f: Callable) -> Callable:
+    """The options every scoring command shares (pam, chords): --protocol, --long, --out, --format, --quiet.
+
+    They arrive as the parameters protocol, long, out_root, fmt, quiet.
+    """
+    from pathlib import Path
+
+    options = [
+        click.option(
+            "--protocol", default=None, help="Protocol name or YAML file (see `s2w-eval protocol list`)."
+        ),
+        click.option(
+            "--long", is_flag=True, help="Use the 10 s protocol (cognimuse-10s; the paper's 10 s tables)."
+        ),
+        click.option(
+            "--out",
+            "out_root",
+            type=click.Path(path_type=Path),
+            default=Path("reports"),
+            show_default=True,
+            help="Results go to OUT/<run name>/.",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(TABLE_FORMATS),
+            default="github",
+            show_default=True,
+            help="Console table format.",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def main_factory(cli: click.Group) -> Callable[[], None]:
     def main() -> None:
         sys.exit(run_main(cli))
