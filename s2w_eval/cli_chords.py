@@ -8,9 +8,7 @@ import click
 
 from .clikit import parse_list, report_problems, scoring_options
 from .errors import EXIT_DATA, EXIT_OK, DataError, Problem, UsageError
-
-#: protocol files may name a method briefly
-METHOD_ALIASES = {"pyin": "melody-pyin", "melody": "melody-pyin", "nnls": "nnls-hmm", "chroma": "chroma-hmm"}
+from .features.detect import METHOD_ALIASES
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, str]:

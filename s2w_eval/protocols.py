@@ -25,6 +25,10 @@ from typing import Any
 
 from .clikit import did_you_mean
 from .errors import UsageError
+from .features.detect import METHOD_ALIASES as _DETECT_ALIASES
+from .features.detect import METHODS as _DETECT_METHODS
+from .metrics.pam import DPAM_LOADERS
+from .metrics.pam import METRIC_NAMES as PAM_METRICS
 
 REPO_PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 PACKAGED_PROTOCOLS = Path(__file__).resolve().parent / "_protocols"
@@ -46,10 +50,9 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "data": (False, "free-form notes on the data set the protocol applies to (source, split, ...)"),
 }
 
-CHORD_METHODS = ("nnls-hmm", "chroma-hmm", "melody-pyin")  # s2w_eval.features.detect.METHODS
-CHORD_METHOD_ALIASES = ("pyin", "melody", "nnls", "chroma")  # s2w_eval.cli_chords.METHOD_ALIASES
-PAM_METRICS = ("cdpam", "dpam", "dpam-scratch", "dpam-finetune", "dpam-linear")
-DPAM_LOADERS = ("paper2020", "modern")
+# The names the commands themselves accept (one definition each, in the modules that implement them).
+CHORD_METHODS = tuple(_DETECT_METHODS)
+CHORD_METHOD_ALIASES = tuple(_DETECT_ALIASES)
 
 # Metric name -> option name -> checker.  A checker returns an error message or None.
 

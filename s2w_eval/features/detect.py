@@ -291,6 +291,8 @@ METHODS: dict[str, Method] = {
     ),
 }
 DEFAULT_METHOD = "nnls-hmm"
+#: short names protocol files and the CLI may use for a method
+METHOD_ALIASES = {"pyin": "melody-pyin", "melody": "melody-pyin", "nnls": "nnls-hmm", "chroma": "chroma-hmm"}
 
 
 def get_method(name: str) -> Method:
