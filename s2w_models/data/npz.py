@@ -21,7 +21,7 @@ import numpy as np
 from s2w_eval.errors import DataError, Problem, S2WError, UsageError
 from s2w_eval.results import atomic_write_csv, atomic_write_json, provenance
 
-from .prepare import SAMPLE_CSV_COLUMNS, PrepareConfig, _Shard, assign_splits
+from .prepare import SAMPLE_CSV_COLUMNS, PrepareConfig, _Shard, array_meta, assign_splits
 
 REQUIRED_KEYS = ("HSL_data", "audio", "emotion")
 
@@ -169,15 +169,7 @@ def import_npz(
     assign_splits(rows, movie_split, val_fraction)
     cfg = cfg_seen or PrepareConfig()
     meta = {
-        "seconds": cfg.seconds,
-        "fps": cfg.fps,
-        "frames_per_clip": cfg.frames_per_clip,
-        "frame_size": list(cfg.size),
-        "color": "hsv",
-        "frames_dtype": "uint8",
-        "sample_rate": cfg.sample_rate,
-        "audio_len": cfg.audio_len,
-        "audio_dtype": "int16",
+        **array_meta(cfg),
         "downmix": "left (the original pipeline's; taken as stored in the npz)",
         "split_policy": {
             "rule": "npz file name or --split",

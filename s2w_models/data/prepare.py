@@ -576,6 +576,22 @@ def prepare_clips(
 
 
 # ---------------------------------------------------------------------------------------------------- main
+def array_meta(cfg: PrepareConfig) -> dict[str, Any]:
+    """The part of dataset.json that describes the stored arrays (the contract SpliceDataset reads)."""
+    return {
+        "seconds": cfg.seconds,
+        "fps": cfg.fps,
+        "frames_per_clip": cfg.frames_per_clip,
+        "frame_size": list(cfg.size),
+        "color": "hsv",
+        "frames_dtype": "uint8",
+        "frames_layout": "(n, F, 3, H, W), round(HSV * 255); H, S, V as skimage.color.rgb2hsv (paper Eqs. 1-7)",
+        "sample_rate": cfg.sample_rate,
+        "audio_len": cfg.audio_len,
+        "audio_dtype": "int16",
+    }
+
+
 def prepare(
     source: str | Path,
     out: str | Path,
@@ -660,16 +676,7 @@ def prepare(
     result.rows.sort(key=lambda r: (r["movie"], r["start_s"]))
     counts = {s: sum(r["split"] == s for r in result.rows) for s in ("train", "val", "test")}
     meta = {
-        "seconds": cfg.seconds,
-        "fps": cfg.fps,
-        "frames_per_clip": cfg.frames_per_clip,
-        "frame_size": list(cfg.size),
-        "color": "hsv",
-        "frames_dtype": "uint8",
-        "frames_layout": "(n, F, 3, H, W), round(HSV * 255); H, S, V as skimage.color.rgb2hsv (paper Eqs. 1-7)",
-        "sample_rate": cfg.sample_rate,
-        "audio_len": cfg.audio_len,
-        "audio_dtype": "int16",
+        **array_meta(cfg),
         "downmix": cfg.downmix,
         "resize": "bilinear (swscale), aspect ratio not preserved",
         "frame_sampling": f"the frame on screen at t = k / {cfg.fps} s (by presentation timestamp)",
