@@ -7,7 +7,7 @@ point (the CLI and the quickstart call it). Each stage writes `<out>/<stage>/`:
 - `best.pt`   the checkpoint with the lowest validation loss (the next stage starts from it);
 - `steps.csv` one row per optimizer step; `epochs.csv` one row per epoch (train and validation loss);
 - `summary.json` provenance, config, best validation loss, steps, time;
-- `tb/`       TensorBoard scalars when the `tensorboard` package is installed (otherwise the CSVs only).
+- `tb/`       TensorBoard scalars (events files written by s2w_models.tbevents; no tensorboard package needed).
 
 Determinism: the data order of epoch e is a permutation drawn from a generator seeded with (seed, e); the torch
 RNG state (dropout) and the optimizer state are saved in every checkpoint; checkpoints are taken at batch
@@ -157,13 +157,10 @@ class Logger:
                 from s2w_eval.results import atomic_write_text
 
                 atomic_write_text(path, rows_to_csv(rows) if rows else "")
-        try:
-            from torch.utils.tensorboard import SummaryWriter  # needs the `tensorboard` package
+        from .tbevents import ScalarWriter
 
-            self.tb = SummaryWriter(str(folder / "tb"))
-            self.tb_note = f"TensorBoard scalars in {folder / 'tb'}"
-        except Exception:  # noqa: BLE001 - tensorboard absent: CSV only
-            self.tb_note = "tensorboard is not installed: scalars are in steps.csv and epochs.csv only"
+        self.tb = ScalarWriter(folder / "tb")
+        self.tb_note = f"TensorBoard scalars in {folder / 'tb'} (tensorboard --logdir {folder / 'tb'})"
 
     def _append(self, path: Path, row: dict[str, Any]) -> None:
         text = rows_to_csv([row])

@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from s2w_models.checkpoint import load_model, read_checkpoint
+from s2w_models.tbevents import read_scalars
 from s2w_models.train import TrainingDiverged, epoch_batches, train_stage
 
 
@@ -97,6 +98,13 @@ def test_all_stages_learn(trained):
         model, cfg, meta = load_model(out / stage / "best.pt")
         assert meta["kind"] == kind and cfg.preset == "tiny" and cfg.data.frames_per_clip == 4
         assert (out / stage / "epochs.csv").exists() and (out / stage / "summary.json").exists()
+        # the same scalars as TensorBoard events (train/loss per step, epoch/* per epoch)
+        events = sorted((out / stage / "tb").glob("events.out.tfevents.*"))
+        assert events
+        scalars = read_scalars(events[-1])
+        n_steps = len((out / stage / "steps.csv").read_text().splitlines()) - 1
+        assert sum(tag == "train/loss" for tag, _, _ in scalars) == n_steps
+        assert any(tag.startswith("epoch/") for tag, _, _ in scalars)
     # the scene2wav stage started from the trained encoder, which it kept frozen
     base, _, _ = load_model(out / "encoder" / "best.pt")
     s2w_model, _, _ = load_model(out / "scene2wav" / "best.pt")
