@@ -199,7 +199,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer steps (< 2 min on 2 cores)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "train.json"))
     ap.add_argument("--steps", type=int, default=None, help="paper-size steps (default 2 quick, 4 full)")
-    ap.add_argument("--batch", type=int, default=16, help="paper-size batch (authors: 128 on a GPU; performance.md anchors 4 and 16)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=16,
+        help="paper-size batch (authors: 128 on a GPU; performance.md anchors 4 and 16)",
+    )
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
     if args.threads:
