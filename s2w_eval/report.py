@@ -550,23 +550,28 @@ def _pref_table(
         [],
         source=src,
     )
-    for i, r in enumerate(rows):
-        t.rows.append(
-            [
-                r.get("sample", ""),
-                r.get("emotion", ""),
-                r.get("n", ""),
-                _pct(r.get("first_share")),
-                _pct(r.get("none_share")),
-                _pct(r.get("second_share")),
-                _p(r.get("p_value")),
-                _ci(r.get("ci_low"), r.get("ci_high"), 3),
-            ]
-        )
-        fs, ss = _num(r.get("first_share")), _num(r.get("second_share"))
-        if fs is not None and ss is not None and fs != ss:
-            t.bold.add((i, 3 if fs > ss else 5))
+    for r in rows:
+        _add_preference_row(t, r.get("sample", ""), r)
     return t
+
+
+def _add_preference_row(t: Table, label: str, r: dict[str, str]) -> None:
+    """One preferences.csv row as a table row (label, emotion, n, shares, p, CI), the preferred share in bold."""
+    t.rows.append(
+        [
+            label,
+            r.get("emotion", ""),
+            r.get("n", ""),
+            _pct(r.get("first_share")),
+            _pct(r.get("none_share")),
+            _pct(r.get("second_share")),
+            _p(r.get("p_value")),
+            _ci(r.get("ci_low"), r.get("ci_high"), 3),
+        ]
+    )
+    fs, ss = _num(r.get("first_share")), _num(r.get("second_share"))
+    if fs is not None and ss is not None and fs != ss:
+        t.bold.add((len(t.rows) - 1, 3 if fs > ss else 5))
 
 
 def _survey_section(res: RunResults) -> tuple[Section, list[Figure]]:
@@ -632,22 +637,8 @@ def _survey_section(res: RunResults) -> tuple[Section, list[Figure]]:
             [],
             source=src,
         )
-        for i, r in enumerate(pooled_rows):
-            t.rows.append(
-                [
-                    f"{r.get('first')} vs {r.get('second')}",
-                    r.get("emotion", ""),
-                    r.get("n", ""),
-                    _pct(r.get("first_share")),
-                    _pct(r.get("none_share")),
-                    _pct(r.get("second_share")),
-                    _p(r.get("p_value")),
-                    _ci(r.get("ci_low"), r.get("ci_high"), 3),
-                ]
-            )
-            fs, ss = _num(r.get("first_share")), _num(r.get("second_share"))
-            if fs is not None and ss is not None and fs != ss:
-                t.bold.add((i, 3 if fs > ss else 5))
+        for r in pooled_rows:
+            _add_preference_row(t, f"{r.get('first')} vs {r.get('second')}", r)
         sec.blocks.append(t)
     sec.blocks.extend(_survey_json_blocks(data, src))
     return sec, figures
