@@ -18,6 +18,31 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+#: how the tests start Debian's Chromium as root on a machine without a display or outside network
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture()
+def chromium():
+    """(playwright.sync_api, launch kwargs) for headless Chromium; skips with the reason when either is absent."""
+    import shutil
+
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        pytest.skip(f"Debian's chromium is not installed at {path} (apt-get install chromium; .ci/run does)")
+    return sync_api, {"executable_path": path, "args": CHROMIUM_ARGS, "headless": True}
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """One embedding cache for the whole session: identical clips are embedded once across tests."""

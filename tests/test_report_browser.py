@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,24 +12,11 @@ from s2w_eval.clikit import run_main
 from .test_report import make_run, write_chords, write_pam, write_survey
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.mark.browser
-def test_html_report_in_headless_chromium(tmp_path):
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("Chromium not found (install Debian's: apt-get install -y chromium)")
+def test_html_report_in_headless_chromium(tmp_path, chromium):
+    sync_api, launch = chromium
     run = make_run(tmp_path / "runs" / "demo")
     out = tmp_path / "reports" / "demo"
     write_pam(out, run)
@@ -42,7 +28,7 @@ def test_html_report_in_headless_chromium(tmp_path):
     errors: list[str] = []
     failed: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(**launch)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,7 +14,6 @@ from s2w_eval.survey.preview import make_server, serve_in_thread
 from tests.test_survey_build import make_run, read_csv, small_design
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -61,30 +59,14 @@ def test_preview_serves_only_the_page_and_media(preview):
     assert exc.value.code == 403
 
 
-def test_task_page_in_headless_chromium(preview):
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip(
-            f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does)"
-        )
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright's Python package is not installed"
-    )
+def test_task_page_in_headless_chromium(preview, chromium):
+    sync_api, launch = chromium
     out, server = preview
     batch = read_csv(out / "batch.csv")
     task = batch[1]["task_id"]
     n_items = sum(1 for k in batch[1] if k.endswith("_a"))
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = p.chromium.launch(**launch)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
             dialogs: list[str] = []
