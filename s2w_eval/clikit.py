@@ -54,7 +54,7 @@ def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
         exc.show()
         return EXIT_USAGE
     except S2WError as exc:
-        click.echo(f"error: {exc.format()}", err=True)
+        click.echo(f"error: {exc.format(as_option=True)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted; finished items are kept, rerun the same command to resume", err=True)

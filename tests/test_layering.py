@@ -35,7 +35,18 @@ LAYERS = {
     "cli": 9,
 }
 #: what s2w_models may import from s2w_eval
-PUBLIC_FOR_MODELS = ("s2w_eval", "errors", "vocab", "names", "io", "results", "protocols", "api", "clikit", "cli")
+PUBLIC_FOR_MODELS = (
+    "s2w_eval",
+    "errors",
+    "vocab",
+    "names",
+    "io",
+    "results",
+    "protocols",
+    "api",
+    "clikit",
+    "cli",
+)
 
 
 def _layer(module: str) -> int:
@@ -83,7 +94,9 @@ def test_s2w_eval_imports_run_down_the_layers():
         mine = 99 if me == "__init__" else _layer(me)
         for line, target in _imports(path):
             if target.startswith("s2w_models"):
-                bad.append(f"{path.relative_to(REPO)}:{line}: imports {target} (evaluation never imports models)")
+                bad.append(
+                    f"{path.relative_to(REPO)}:{line}: imports {target} (evaluation never imports models)"
+                )
             if not target.startswith("s2w_eval"):
                 continue
             sub = target[len("s2w_eval.") :] if target != "s2w_eval" else "__init__"
