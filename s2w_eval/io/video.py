@@ -188,9 +188,11 @@ def read_frames(
         src_rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0) or 25.0
         t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         if start > 1.0:
+            import av
+
             try:  # jump near `start` (to the keyframe before it); decoding continues from there
                 container.seek(int((start + t0 - 1.0) / stream.time_base), stream=stream, backward=True)
-            except Exception:
+            except (av.FFmpegError, OSError, ValueError):  # a stream that cannot seek: decode from the start
                 container.seek(0)
         k = 0
         prev = None
@@ -273,9 +275,11 @@ def read_audio_chunks(
         ref = vstreams[0] if vstreams else stream
         t_ref = float(ref.start_time * ref.time_base) if ref.start_time is not None else 0.0
         if start > 1.0:
+            import av
+
             try:
                 container.seek(int((start + t_ref - 1.0) / stream.time_base), stream=stream, backward=True)
-            except Exception:
+            except (av.FFmpegError, OSError, ValueError):  # a stream that cannot seek: decode from the start
                 container.seek(0)
         resampler = (
             soxr.ResampleStream(sr_in, sample_rate, 1, dtype="float32", quality="HQ")
