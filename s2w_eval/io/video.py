@@ -259,6 +259,8 @@ def read_audio_chunks(
     The first decoded frame's timestamp places the samples in time (AAC priming samples, which carry a negative
     timestamp, are dropped); the rest is taken as contiguous.
     """
+    # Long on purpose: one decode loop (seek, resample stream, chunking, end-of-stream flush) whose parts
+    # share the resampler's state; split, each part would take and return that state.
     import soxr
 
     path = Path(path)
@@ -390,6 +392,8 @@ def write_video(
     samples are interleaved with the frames by time. Odd sizes are padded by one edge row/column (yuv420p needs
     even sizes). The file appears at `path` only once complete (temp file in the same folder + rename).
     """
+    # Long on purpose: one PyAV muxing session whose video and audio pushes interleave by time; the closures
+    # share the container's state, which would have to travel through every helper if split.
     import av
 
     path = Path(path)
