@@ -154,7 +154,7 @@ def test_quickstart_like_block():
     json.dumps(block, allow_nan=False)  # JSON-ready, no NaN or inf
     assert set(block) == {"thresholds", "clips", "conditions"}
     assert block["thresholds"]["near_silent_rms_dbfs"] == {
-        "value": -50.0,
+        "value": -45.0,
         "unit": "dBFS (RMS, full scale 1.0)",
     }
     assert list(block["conditions"]) == ["target", "baseline", "scene2wav", "good", "leak"]
