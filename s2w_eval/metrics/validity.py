@@ -30,8 +30,8 @@ from ..errors import DataError, UsageError
 #: - silent_rms_dbfs: -90 dBFS is below the noise floor of 16-bit audio (about -98 dBFS for dither); nothing
 #:   there is signal.
 #: - near_silent_rms_dbfs: mastered music sits at about -20..-10 dBFS RMS and quiet speech or ambience at
-#:   about -40..-30; below -45 dBFS a clip is barely audible at a normal listening gain (an untrained
-#:   model's output at RMS 0.003 is -50.5 dBFS: the threshold keeps 5 dB of margin above it).
+#:   about -40..-30; below -45 dBFS a clip is barely audible at a normal listening gain (a clip at RMS
+#:   0.003 is -50.5 dBFS: the threshold keeps 5 dB of margin above it).
 #:   (dBFS here: 20 log10 of the RMS, full scale = 1.0, so a full-scale sine is -3 dBFS.)
 #: - clipped: a sample counts as clipped when it lies within 1% of the clip's peak and in a run of at least
 #:   `clip_run_samples` consecutive equal samples (a flat top: a sine quantised to 16 bits, even at 50 Hz and
