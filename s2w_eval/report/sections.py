@@ -48,10 +48,15 @@ def public_path(value: Any, base: Path | None = None) -> str:
     return str(Path(*p.parts[-2:])) if len(p.parts) > 2 else p.name
 
 
-def _public_value(v: Any) -> str:
-    """A metric description value: absolute paths (weights files in a venv) shortened to their file name."""
+def _public_value(key: str, v: Any) -> str:
+    """A metric description value: absolute paths (weights files in a venv) shortened to their file name,
+    hashes to their first 16 hex digits (a 64-digit word cannot break across a line)."""
     text = str(v)
-    return Path(text).name if text.startswith(("/", "~")) or text[1:3] in (":\\", ":/") else text
+    if text.startswith(("/", "~")) or text[1:3] in (":\\", ":/"):
+        return Path(text).name
+    if key.endswith("sha256") and len(text) > 16:
+        return text[:16] + "..."
+    return text
 
 
 def _source_note(res: RunResults, *rels: str) -> str:
@@ -211,7 +216,7 @@ def _pam_section(res: RunResults) -> tuple[Section, list[Figure]]:
             sec.blocks.append(
                 f"Metric {metric}: "
                 + ", ".join(
-                    f"{k} = {_public_value(v)}" for k, v in d.items() if not isinstance(v, dict | list)
+                    f"{k} = {_public_value(k, v)}" for k, v in d.items() if not isinstance(v, dict | list)
                 )
             )
     return sec, figs
