@@ -56,6 +56,7 @@ class RunResults:
     survey: dict[str, Any] | None = None
     survey_rows: list[dict[str, str]] | None = None
     validity: dict[str, dict[str, Any]] = field(default_factory=dict)  # result file -> its "validity" key
+    unusable: list[str] = field(default_factory=list)  # result files present but unreadable (see problems)
     sources: dict[str, SourceFile] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -130,6 +131,7 @@ def load_results(result_dir: str | Path, run_dir: str | Path | None = None) -> R
             res.problems.append(
                 Problem(str(path), f"unreadable result file ({exc}); its section is left out")
             )
+            res.unusable.append(rel)
             return None
         prov = data.get("provenance") if kind == "json" else None
         res.sources[rel] = SourceFile(path, sha256_file(path), prov if isinstance(prov, dict) else None)

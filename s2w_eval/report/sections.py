@@ -76,6 +76,14 @@ def _source_note(res: RunResults, *rels: str) -> str:
     return "Source: " + "; ".join(parts) if parts else ""
 
 
+def _absent(res: RunResults, rels: tuple[str, ...], how: str) -> str:
+    """Why a section is empty: its files are missing, or present but unusable (named in Problems)."""
+    bad = [r for r in rels if r in res.unusable]
+    if bad:
+        return f"Not available: {' and '.join(bad)} could not be used (see Problems)."
+    return f"Not available: no {' / '.join(rels)} in this result folder ({how})."
+
+
 # ------------------------------------------------------------------------------------------ PAM
 
 
@@ -178,7 +186,7 @@ def _pam_pairs_table(metric: str, ms: dict[str, Any], src: str) -> Table:
 def _pam_section(res: RunResults) -> tuple[Section, list[Figure]]:
     sec = Section("Perceptual distance to the reference (PAM)")
     if res.pam is None and not res.pam_rows:
-        sec.blocks.append("Not available: no pam.json / pam.csv in this result folder (run `s2w-eval pam`).")
+        sec.blocks.append(_absent(res, ("pam.json", "pam.csv"), "run `s2w-eval pam`"))
         return sec, []
     rows = res.pam_rows or []
     summary, derived = pam_summary(res)
@@ -348,9 +356,7 @@ def _chords_section(res: RunResults) -> Section:
     sec = Section("Chords and emotion (Emotional Circle of Fifths)")
     rows = res.chords_rows or []
     if not rows and res.chords is None:
-        sec.blocks.append(
-            "Not available: no chords.json / chords.csv in this result folder (run `s2w-eval chords`)."
-        )
+        sec.blocks.append(_absent(res, ("chords.json", "chords.csv"), "run `s2w-eval chords`"))
         return sec
     src = _source_note(res, "chords.json", "chords.csv")
     methods = list(dict.fromkeys(r.get("method", "") for r in rows)) or [""]
@@ -467,6 +473,9 @@ def _survey_pair_blocks(first: str, second: str, prow, src: str, level: str) -> 
 def _survey_section(res: RunResults) -> tuple[Section, list[Figure]]:
     sec = Section("Listening survey (AB preferences)")
     rows = res.survey_rows or []
+    if not rows and "survey/preferences.csv" in res.unusable:
+        sec.blocks.append(_absent(res, ("survey/preferences.csv",), ""))
+        return sec, []
     if not rows:
         sec.blocks.append(
             "Not available: no survey/preferences.csv in this result folder "

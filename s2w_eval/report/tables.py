@@ -101,8 +101,9 @@ def fmt_pct(v: Any) -> str:
 
 
 def md_text(text: Any) -> str:
-    """Markdown prose: HTML-escaped so that an id holding `<script>` shows as text, never as markup."""
-    return html.escape(str(text), quote=False)
+    """Markdown prose: '&' and '<' HTML-escaped so that an id holding `<script>` shows as text, never as
+    markup ('>' stays: without a '<' it opens no tag, and "a > b" stays readable in the raw file)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;")
 
 
 def md_cell(text: Any) -> str:
