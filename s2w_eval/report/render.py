@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,15 +55,70 @@ figcaption{font-size:.85em;color:#555}.problem{color:#a00}
 """
 
 
-def _audio_src(path: Path, out_dir: Path | None, embed: bool) -> str:
-    if embed:
-        mime = AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-    rel = os.path.relpath(Path(path).resolve(), (out_dir or Path.cwd()).resolve())
+# WAV encodings browsers decode (Chromium, Firefox, Safari); the published Scene2Wav targets include 64-bit
+# float WAVs, which none of them plays: those clips get a 32-bit float copy (same samples, no clipping).
+BROWSER_WAV_SUBTYPES = {"PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT"}
+COPY_DIR = "audio"  # copies of clips browsers cannot play, next to the report
+
+
+def browser_copy(path: Path) -> bytes | None:
+    """A browser-playable WAV (32-bit float) of `path` when browsers cannot play the file as it is, else None."""
+    import soundfile as sf
+
+    suffix = path.suffix.lower()
+    if suffix in AUDIO_TYPES and suffix != ".wav":
+        return None
+    try:
+        info = sf.info(str(path))
+        if info.format == "WAV" and info.subtype in BROWSER_WAV_SUBTYPES:
+            return None
+        x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError):  # unreadable here: link it as it is, the player says so
+        return None
+    buf = io.BytesIO()
+    sf.write(buf, x, sr, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def _relative(path: Path, base: Path | None) -> str:
+    rel = os.path.relpath(Path(path).resolve(), (base or Path.cwd()).resolve())
     return quote(rel.replace(os.sep, "/"))
 
 
-def _html_audio(b: Audio, out_dir: Path | None, embed: bool) -> str:
+def audio_sources(
+    report: Report, out_dir: Path | None, embed: bool, link_from: Path | None = None
+) -> tuple[dict[Path, str], list[Path]]:
+    """The src of every clip's player and the copies written. Embedded: a data: URI. Linked: a path
+    relative to `link_from` (default out_dir, else the working folder). A clip browsers cannot play is
+    converted: embedded as the copy, or written to out_dir/audio/ and linked there (when out_dir is None,
+    nothing is written and the original is linked)."""
+    from ..names import safe_stem
+
+    srcs: dict[Path, str] = {}
+    copies: list[Path] = []
+    base = link_from or out_dir
+    for b in (b for sec in report.sections for b in sec.blocks if isinstance(b, Audio)):
+        for cond, path in b.clips:
+            if path is None or path in srcs:
+                continue
+            copy = browser_copy(path)
+            if embed:
+                mime = (
+                    "audio/wav" if copy else AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
+                )
+                data = copy if copy else path.read_bytes()
+                srcs[path] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+                continue
+            target = path
+            if copy is not None and out_dir is not None:
+                target = out_dir / COPY_DIR / safe_stem(cond, 60) / f"{safe_stem(path.stem, 100)}.wav"
+                atomic_write_bytes(target, copy)
+                copies.append(target)
+            srcs[path] = _relative(target, base)
+    return srcs, copies
+
+
+def _html_audio(b: Audio, srcs: dict[Path, str]) -> str:
     e = html.escape
     out = [f'<div class="players" aria-label="{e(b.sample)}">']
     for cond, path in b.clips:
@@ -71,13 +127,13 @@ def _html_audio(b: Audio, out_dir: Path | None, embed: bool) -> str:
             continue
         out.append(
             f"<figure><figcaption>{e(cond)}</figcaption>"
-            f'<audio controls preload="metadata" src="{e(_audio_src(path, out_dir, embed))}" '
+            f'<audio controls preload="metadata" src="{e(srcs[path])}" '
             f'title="{e(b.sample)}: {e(cond)}"></audio></figure>'
         )
     return f"<p><strong>{e(b.sample)}</strong></p>" + "".join(out) + "</div>"
 
 
-def _html_block(b, sec_title: str, out_dir: Path | None, embed: bool) -> str:
+def _html_block(b, sec_title: str, srcs: dict[Path, str]) -> str:
     e = html.escape
     if isinstance(b, Table):
         return render_table(b, "html")
@@ -88,7 +144,7 @@ def _html_block(b, sec_title: str, out_dir: Path | None, embed: bool) -> str:
             f"<figcaption>{e(b.title)}. {e(b.caption)}</figcaption></figure>"
         )
     if isinstance(b, Audio):
-        return _html_audio(b, out_dir, embed)
+        return _html_audio(b, srcs)
     if isinstance(b, Box):
         items = "".join(f"<li>{e(line)}</li>" for line in b.lines)
         return f'<div class="box {e(b.level)}"><strong>{e(b.title)}</strong><ul>{items}</ul></div>'
@@ -96,11 +152,19 @@ def _html_block(b, sec_title: str, out_dir: Path | None, embed: bool) -> str:
     return f"<p{cls}>{e(str(b))}</p>"
 
 
-def render_html(report: Report, *, out_dir: str | Path | None = None, embed_audio: bool = False) -> str:
+def render_html(
+    report: Report,
+    *,
+    out_dir: str | Path | None = None,
+    embed_audio: bool = False,
+    audio_src: dict[Path, str] | None = None,
+) -> str:
     """One HTML file: figures inline; audio linked relative to `out_dir` (where the file goes; default the
-    working folder) or, with embed_audio, inline too."""
+    working folder) or, with embed_audio, inline too; `audio_src` (from audio_sources) overrides both."""
     e = html.escape
     out_dir = Path(out_dir) if out_dir is not None else None
+    if audio_src is None:
+        audio_src = audio_sources(report, None, embed_audio, link_from=out_dir)[0]
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -118,7 +182,7 @@ def render_html(report: Report, *, out_dir: str | Path | None = None, embed_audi
             if isinstance(b, Box) != in_boxes:  # consecutive boxes sit side by side
                 out.append('<div class="boxes">' if not in_boxes else "</div>")
                 in_boxes = not in_boxes
-            out.append(_html_block(b, sec.title, out_dir, embed_audio))
+            out.append(_html_block(b, sec.title, audio_src))
         if in_boxes:
             out.append("</div>")
         out.append("</section>")
@@ -130,9 +194,7 @@ def _md_audio(b: Audio, out_dir: Path | None) -> str:
     links = []
     for cond, path in b.clips:
         links.append(
-            f"{md_text(cond)}: missing"
-            if path is None
-            else f"[{md_text(cond)}]({_audio_src(path, out_dir, False)})"
+            f"{md_text(cond)}: missing" if path is None else f"[{md_text(cond)}]({_relative(path, out_dir)})"
         )
     return f"Listen to {md_text(b.sample)}: " + " · ".join(links)
 
@@ -226,9 +288,11 @@ def write_report(
     if figures and any(f in ("md", "tex") for f in formats):
         for fig in figures:
             atomic_write_bytes(out_dir / "figures" / fig.name, fig.png)
+    copies: list[Path] = []
     for fmt in formats:
         if fmt == "html":
-            text = render_html(report, out_dir=out_dir, embed_audio=embed_audio)
+            srcs, copies = audio_sources(report, out_dir, embed_audio)
+            text = render_html(report, out_dir=out_dir, embed_audio=embed_audio, audio_src=srcs)
         elif fmt == "md":
             text = render_markdown(report, out_dir=out_dir)
         elif fmt == "tex":
@@ -241,6 +305,7 @@ def write_report(
         "formats": sorted(written),
         "figures": [f.name for f in figures],
         "embed_audio": bool(embed_audio),
+        "audio_copies": [p.relative_to(out_dir).as_posix() for p in copies],
         "problems": [p.format() for p in report.problems],
         "provenance": provenance(command="s2w-eval report"),
     }
