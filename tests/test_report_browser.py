@@ -9,7 +9,6 @@ import pytest
 
 from s2w_eval.cli import cli
 from s2w_eval.clikit import run_main
-
 from s2w_eval.results import atomic_write_json, provenance
 
 from .test_report import make_run, write_chords, write_pam, write_survey
