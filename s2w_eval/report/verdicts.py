@@ -166,9 +166,13 @@ def rankings_section(res: RunResults, pam_summary: dict[str, Any], chord_accurac
             disagree += 1
             sec.blocks.append(
                 f"The measures disagree: {na} ranks {_order(ra, common)}, but {nb} ranks {_order(rb, common)} "
-                f"(on {', '.join(f'{x} vs {y}' for x, y in pairs)}). Do not call one condition better "
-                "without saying which measure."
+                f"(on {', '.join(f'{x} vs {y}' for x, y in pairs)})."
             )
+    if disagree:
+        sec.blocks.append(
+            f"{disagree} of {compared} pairs of measures disagree: say which measure whenever a condition is "
+            "called better."
+        )
     if compared and not disagree:
         sec.blocks.append(
             f"All {len(ms)} measures order the conditions they share the same way (no two of them disagree "
