@@ -27,10 +27,8 @@ SCHEMA_VERSION = 1
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-# The version of the result-file formats (pam.json, chords.json, survey.json, report.json, ...): every JSON
-# document with a "provenance" key gets it as its first key when written (see atomic_write_json). Raise it
-# when a key is renamed or removed or changes meaning; readers compare it with what they understand.
-SCHEMA_VERSION = 1
+# Every JSON document with a "provenance" key gets SCHEMA_VERSION as its first key when written (see
+# atomic_write_json); raise it when a key is renamed or removed or changes meaning.
 RESULT_KINDS = ("pam", "chords", "survey", "report")  # each has s2w_eval/schemas/<kind>.json
 
 
