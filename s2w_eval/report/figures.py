@@ -169,7 +169,8 @@ def sample_figure(
         return None
     plt = _pyplot()
     n = len(loaded)
-    fig, axes = plt.subplots(2, n, figsize=(3.2 * n + 0.8, 4.2), dpi=72, squeeze=False)
+    # constrained layout leaves room for the colour bar (tight_layout does not know it)
+    fig, axes = plt.subplots(2, n, figsize=(3.2 * n + 0.8, 4.2), dpi=72, squeeze=False, layout="constrained")
     mesh = None
     for j, (cond, x, sr) in enumerate(loaded):
         ax_w, ax_s = axes[0][j], axes[1][j]
@@ -203,9 +204,8 @@ def sample_figure(
             ax_w.set_ylabel("amplitude", fontsize=8)
             ax_s.set_ylabel("kHz", fontsize=8)
     fig.suptitle(f"{_text(sample)} ({_text(emotion)})", fontsize=11)
-    fig.tight_layout()
     if mesh is not None:
-        bar = fig.colorbar(mesh, ax=list(axes[1]), fraction=0.025, pad=0.01)
+        bar = fig.colorbar(mesh, ax=list(axes[1]), fraction=0.03, pad=0.01)
         bar.set_label("dBFS", fontsize=8)
         bar.ax.tick_params(labelsize=7)
     return _png(fig)
