@@ -16,7 +16,7 @@ import pytest
 
 from s2w_eval.cli import cli
 from s2w_eval.clikit import run_main
-from tests.golden.generate import CHORD_ARGS, PAM_ARGS
+from tests.golden.generate import CHORD_ARGS, PAM_ARGS, normalise_file
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FILE_COLUMNS = ("file", "ref_file")
@@ -28,7 +28,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
     for r in rows:
         for col in FILE_COLUMNS:
             if r.get(col):
-                r[col] = "/".join(Path(r[col]).parts[-2:])
+                r[col] = normalise_file(r[col])
     return rows
 
 
