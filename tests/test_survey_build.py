@@ -91,10 +91,26 @@ def test_build_writes_the_batch_page_key_and_manifest(built):
     assert len(batch) == n_samples == manifest["counts"]["tasks"]
     n_items = 3 + 2
     assert len(key) == n_samples * n_items
-    # the batch columns are exactly the page's placeholders (plus task_id, not shown)
+    # the batch columns are exactly the page's placeholders (plus task_id and the batch id, not shown)
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", page))
     assert placeholders == {f"pair{i}_{s}" for i in range(1, n_items + 1) for s in "ab"}
-    assert set(batch[0]) == placeholders | {"task_id"}
+    assert set(batch[0]) == placeholders | {"task_id", "batch"}
+    assert {r["batch"] for r in batch} == {manifest["batch_id"]}
+    # layout.html is the Requester-UI fragment: no form, no submit button, the same placeholders; hit.html
+    # is that fragment inside MTurk's form
+    layout = (out / "layout.html").read_text(encoding="utf-8")
+    assert "<form" not in layout and 'type="submit"' not in layout and "<html" not in layout
+    assert set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", layout)) == placeholders
+    assert layout in page and page.count("<form") == 1 and 'id="submitButton"' in page
+    # quality control on the page: consent, the headphone check, the practice pair, play counts and times
+    assert 'name="consent"' in layout and "Payment" in layout
+    trials = manifest["headphone_check"]["trials"]
+    assert len(trials) == 6 and manifest["headphone_check"]["pass"] == 5
+    assert all(f'name="hp{k}" value="{v}"' in layout for k in range(1, 7) for v in "123")
+    assert 'name="practice"' in layout and manifest["practice"]["a_clip"] in layout
+    for i in range(1, n_items + 1):
+        for f in ("plays_a", "plays_b", "ms"):
+            assert f'name="pair{i}_{f}"' in layout
     # every field a rater answers is named pair<i>, with A/B (and none when allowed)
     assert set(re.findall(r'name="(pair\d+)" value="(\w+)"', page)) == {
         (f"pair{i}", v) for i in range(1, n_items + 1) for v in ("A", "B", "none")
@@ -106,7 +122,7 @@ def test_build_writes_the_batch_page_key_and_manifest(built):
         assert word not in visible.replace("Which clip", "")
     for row in batch:
         for col, url in row.items():
-            if col != "task_id":
+            if col not in ("task_id", "batch"):
                 assert re.fullmatch(r"media/c[0-9a-f]{16}\.wav", url)
                 assert (out / url).is_file()
     # manifest: hashes of every clip, counts, design, provenance
@@ -149,8 +165,16 @@ def test_ab_order_is_counterbalanced_per_pair_and_checks_are_placed(built):
         x, _ = load_audio(res.out / "media" / clean)
         y, _ = load_audio(res.out / "media" / noisy)
         mid = slice(len(x) // 2 - 200, len(x) // 2 + 200)
-        assert np.sqrt(np.mean(y[mid] ** 2)) > 3 * np.sqrt(np.mean(x[mid] ** 2))  # a loud burst
-        assert np.allclose(x[:100], y[:100], atol=1e-3)  # the same clip elsewhere
+
+        def rms(v):
+            return float(np.sqrt(np.mean(np.square(v))))
+
+        # loudness-matched: the defect clip is as loud as the clean one (within 0.5 dB) ...
+        assert abs(20 * np.log10(rms(y) / rms(x))) < 0.5
+        # ... but the middle is white noise (its sample-to-sample differences are as large as the signal)
+        assert rms(np.diff(y[mid])) > 1.0 * rms(y[mid]) and rms(np.diff(x[mid])) < 0.7 * rms(x[mid])
+        scale = rms(y) / rms(x)  # the same clip elsewhere (up to the loudness matching)
+        assert np.allclose(x[:100] * scale, y[:100], atol=2e-3)
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path):
@@ -208,7 +232,7 @@ def test_base_url_prefixes_media_urls(tmp_path):
         v.startswith("https://cdn.example.org/x/media/c")
         for r in batch
         for k, v in r.items()
-        if k != "task_id"
+        if k not in ("task_id", "batch")
     )
     assert res.manifest["counts"]["items_per_task"] == 3
     assert 'value="none"' in (res.out / "hit.html").read_text()
@@ -278,10 +302,10 @@ def test_build_on_published_scene2wav_samples(tmp_path):
     run = DATA / "scene2wav-samples" / "cognimuse-3s"
     if not run.is_dir():
         pytest.skip(f"real data not found at {run} (see ../shared/data/README.md)")
-    res = build_survey(run, small_design(), seed=0, out=tmp_path / "s")
+    res = build_survey(run, small_design(), seed=0, out=tmp_path / "s", media="audio")
     assert res.manifest["counts"]["tasks"] == 10
     for c in res.manifest["clips"]:
         x, sr = load_audio(res.out / c["file"])
-        if "defect" not in c["condition"]:
+        if "defect" not in c["condition"] and c["condition"] != "headphone-check":
             assert abs(float(np.mean(x))) < 1e-3  # the published DC offset is removed
             assert np.sqrt(np.mean(x**2)) == pytest.approx(0.1, rel=0.05) or np.max(np.abs(x)) > 0.85
