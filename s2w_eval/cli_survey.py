@@ -279,9 +279,22 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     help="Bootstrap resamples for the Bradley-Terry CIs.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option(
+    "--approve-excluded",
+    is_flag=True,
+    help="Approve (pay) the failed assignments of raters whose data are excluded; the reason stays recorded.",
+)
+@click.option(
+    "--bonus",
+    default=None,
+    help="Bonus in dollars per approved assignment of a rater who passed every check (default: the "
+    "protocol's survey bonus; 0: none). Written to bonuses.csv.",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG/SVG charts.")
 @click.option("--format", "fmt", default="github", show_default=True, help="Table format (tabulate).")
-def aggregate(results, key, out, min_seconds, max_fail_share, resamples, seed, no_plots, fmt) -> int:
+def aggregate(
+    results, key, out, min_seconds, max_fail_share, resamples, seed, approve_excluded, bonus, no_plots, fmt
+) -> int:
     """Validate RESULTS against the key, undo A/B, exclude careless raters, report preferences and ranking."""
     from .survey.aggregate import aggregate as run_agg
     from .survey.aggregate import console_tables
@@ -295,6 +308,8 @@ def aggregate(results, key, out, min_seconds, max_fail_share, resamples, seed, n
         n_resamples=resamples,
         seed=seed,
         plots=not no_plots,
+        approve_excluded=approve_excluded,
+        bonus=bonus,
     )
     click.echo(console_tables(an, fmt))
     click.echo(f"\nwrote {out_dir}: " + ", ".join(sorted({p.name for p in files})))
