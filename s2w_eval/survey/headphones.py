@@ -9,7 +9,7 @@ the others (the right answer); one is presented with the two channels in anti-ph
 anti-phase tone sounds as loud as the reference; over loudspeakers the channels partly cancel in the air
 and it sounds quietest, so a rater without headphones tends to pick it. Woods et al. pass a rater who gets
 at least 5 of 6 trials right; chance is 1/3 per trial. Every tone has 100 ms raised-cosine ramps (shorter
-tones: a quarter of the tone), 0.5 s of silence separates them; each trial is one
+tones: a quarter of the tone), 0.5 s of silence separates them (half a tone for tones under 1 s); each trial is one
 stereo WAV played once.
 """
 
@@ -44,10 +44,10 @@ def _tone(seconds: float, sr: int) -> np.ndarray:
     return x * (LEVEL_RMS * np.sqrt(2.0))  # a sine's RMS is amplitude / sqrt(2)
 
 
-def make_trial(
-    rng: np.random.Generator, tone_seconds: float = 1.0, sr: int = 16000, gap: float = GAP_S
-) -> Trial:
+def make_trial(rng: np.random.Generator, tone_seconds: float = 1.0, sr: int = 16000) -> Trial:
+    """One trial; the silence between tones is GAP_S, or half a tone when tones are shorter than 1 s."""
     quiet, antiphase = (int(v) + 1 for v in rng.permutation(3)[:2])
+    gap = min(GAP_S, tone_seconds / 2)
     tone = _tone(tone_seconds, sr)
     silence = np.zeros((int(round(gap * sr)), 2))
     parts = []
