@@ -27,7 +27,7 @@ import pytest
 from s2w_eval.survey.aggregate import aggregate
 from s2w_eval.survey.build import build_survey
 from s2w_eval.survey.keyfile import load_key
-from tests.survey_rater import careless, do_task, prefers
+from tests.survey_rater import careless, prefers, run_together, task_steps
 from tests.test_survey_build import make_run, read_csv, small_design
 
 pytestmark = pytest.mark.browser
@@ -181,40 +181,50 @@ def test_survey_end_to_end_on_turkle(turkle, chromium, tmp_path):
 
     t0 = time.monotonic()
     given: dict[tuple[str, str], dict[str, str]] = {}
+    dialogs: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(**launch)
         try:
-            for user, (taste, hp) in RATERS.items():
+            pages = {}
+            for user in RATERS:
                 ctx = browser.new_context(viewport={"width": 1000, "height": 900})
                 page = ctx.new_page()
-                dialogs: list[str] = []
-                page.on("dialog", lambda d, dialogs=dialogs: (dialogs.append(d.message), d.dismiss()))
+                page.on("dialog", lambda d: dialogs.append(d.message) or d.dismiss())
                 page.goto(origin + "/login/")
                 page.fill("input[name=username]", user)
                 page.fill("input[name=password]", f"{user}-pw")
                 page.press("input[name=password]", "Enter")
                 page.wait_for_url(origin + "/")
-                for n in range(n_tasks):
+                pages[user] = page
+            for n in range(n_tasks):  # the raters work at the same time, as a crowd does
+                frames = {}
+                for user, page in pages.items():
                     page.goto(f"{origin}/batch/{batch['id']}/accept_next_task/")
                     frame = page.frame_locator("#task_assignment_iframe")
                     # Turkle wraps the layout in its form and adds its own Submit; no nested form
                     assert frame.locator("form").count() == 1
-                    # submitting before answering is refused by the page
-                    frame.locator("#submitButton").click()
-                    assert "consent" in frame.locator("#s2w-message").inner_text()
-                    task, answers = do_task(frame, key, manifest, prefers(taste) if taste else careless, hp)
+                    if user == "rater1":  # submitting before answering is refused by the page
+                        frame.locator("#submitButton").click()
+                        assert "consent" in frame.locator("#s2w-message").inner_text()
+                    frames[user] = frame
+                done = run_together(
+                    [
+                        task_steps(frames[u], key, manifest, prefers(taste) if taste else careless, hp)
+                        for u, (taste, hp) in RATERS.items()
+                    ]
+                )
+                for user, (task, answers) in zip(RATERS, done):
                     given[(user, task)] = answers
                     if user == "rater1" and n == 0:
                         ARTIFACTS.mkdir(exist_ok=True)
                         shot = ARTIFACTS / "survey_turkle_task.png"
-                        page.locator("#task_assignment_iframe").screenshot(path=str(shot))
+                        pages[user].locator("#task_assignment_iframe").screenshot(path=str(shot))
                         if os.environ.get("S2W_UPDATE_DOC_IMAGES"):
                             DOC_IMG.mkdir(parents=True, exist_ok=True)
                             shutil.copyfile(shot, DOC_IMG / "survey_turkle_task.png")
-                    frame.locator("#submitButton").click()
-                    page.wait_for_url(origin + "/")
-                assert not dialogs
-                ctx.close()
+                    frames[user].locator("#submitButton").click()
+                    pages[user].wait_for_url(origin + "/")
+            assert not dialogs
         finally:
             browser.close()
             media.shutdown()
