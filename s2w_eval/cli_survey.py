@@ -319,3 +319,104 @@ def aggregate(
         click.echo(f"note: {p.format()}", err=True)
     code = report_problems([p for p in problems if p not in rejected])
     return EXIT_DATA if code else EXIT_OK
+
+
+def _marketplace(f):
+    f = click.option(
+        "--yes", is_flag=True, help="Do not ask before using the live site (real money, real workers)."
+    )(f)
+    f = click.option(
+        "--sandbox/--live",
+        "sandbox",
+        default=True,
+        show_default=True,
+        help="MTurk's sandbox (no money) or the live site.",
+    )(f)
+    return f
+
+
+def _client(sandbox: bool, yes: bool, what: str):
+    from .survey.mturk import make_client
+
+    if not sandbox and not yes:
+        click.confirm(f"{what} on the LIVE Mechanical Turk site (real workers, real money)?", abort=True)
+    return make_client(sandbox)
+
+
+@survey.command("publish")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@_marketplace
+@click.option("--reward", default=None, help="Dollars per task (default: the protocol's survey reward).")
+@click.option("--assignments", type=click.IntRange(min=1), default=None, help="Raters per task.")
+@click.option(
+    "--lifetime-hours", type=click.FloatRange(min=1), default=None, help="How long HITs stay up (72)."
+)
+@click.option("--minutes", type=click.FloatRange(min=1), default=None, help="Stated minutes per task.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def publish(directory, sandbox, yes, reward, assignments, lifetime_hours, minutes, quiet) -> int:
+    """Create one MTurk HIT (HTMLQuestion) per row of DIRECTORY/batch.csv; rerun resumes."""
+    from .survey.mturk import publish as run_publish
+
+    client = _client(sandbox, yes, "Publish HITs")
+    res = run_publish(
+        directory,
+        client,
+        sandbox=sandbox,
+        reward=reward,
+        assignments=assignments,
+        lifetime_hours=lifetime_hours,
+        minutes=minutes,
+    )
+    if not quiet:
+        s = res["settings"]
+        click.echo(
+            f"{'sandbox' if sandbox else 'LIVE'}: {res['created']} HIT(s) created, {res['already']} already "
+            f"published, of {res['tasks']} task(s); ${s['Reward']} x {s['MaxAssignments']} assignment(s) each"
+        )
+        if res["worker_url"]:
+            click.echo(f"workers see them at {res['worker_url']}")
+        click.echo(f"wrote {res['file']}")
+    return report_problems(res["problems"])
+
+
+@survey.command("fetch")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@_marketplace
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Results CSV (default: DIRECTORY/mturk_results.csv).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def fetch(directory, sandbox, yes, out, quiet) -> int:
+    """Download the assignments of the published HITs as the Requester UI's results CSV."""
+    from .survey.mturk import fetch as run_fetch
+
+    path, n, problems = run_fetch(directory, _client(sandbox, True, "Fetch"), out)
+    if not quiet:
+        click.echo(f"wrote {path} ({n} assignment(s)); next: s2w-eval survey aggregate {path} --key ...")
+    return report_problems(problems)
+
+
+@survey.command("review")
+@click.argument("approvals", type=click.Path(exists=True, dir_okay=False))
+@_marketplace
+@click.option(
+    "--bonuses", type=click.Path(exists=True, dir_okay=False), default=None, help="bonuses.csv to pay."
+)
+@click.option(
+    "--block", "blocklist", type=click.Path(exists=True, dir_okay=False), default=None, help="blocklist.csv."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def review(approvals, sandbox, yes, bonuses, blocklist, quiet) -> int:
+    """Approve/reject as APPROVALS (approvals.csv of `survey aggregate`) says; pay bonuses; block workers."""
+    from .survey.mturk import review as run_review
+
+    counts, problems = run_review(
+        approvals, _client(sandbox, yes, "Approve, reject and pay"), bonuses=bonuses, blocklist=blocklist
+    )
+    if not quiet:
+        click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return report_problems(problems)
