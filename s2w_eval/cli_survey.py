@@ -65,7 +65,7 @@ def survey() -> None:
 )
 def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
     """Write batch.csv, hit.html, media/, answer_key.csv and manifest.json for RUN."""
-    from .survey.build import build_survey
+    from .survey.build import PlainHttpWarning, build_survey
     from .survey.design import load_design, parse_pairs
 
     design, proto = load_design(protocol)
@@ -79,16 +79,23 @@ def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loud
     if changes:
         design = dataclasses.replace(design, **changes)
     seed = proto.seed("survey", 0) if seed is None else seed
-    res = build_survey(
-        run,
-        design,
-        protocol_info=proto.provenance(),
-        base_url=base_url,
-        seed=seed,
-        out=out,
-        media=media,
-        loudness=loudness,
-    )
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PlainHttpWarning)
+        res = build_survey(
+            run,
+            design,
+            protocol_info=proto.provenance(),
+            base_url=base_url,
+            seed=seed,
+            out=out,
+            media=media,
+            loudness=loudness,
+        )
+    for w in caught:
+        if issubclass(w.category, PlainHttpWarning):
+            click.echo(f"warning: {w.message}", err=True)
     c = res.manifest["counts"]
     click.echo(
         f"survey: {c['tasks']} task(s) x {c['items_per_task']} item(s) ({c['pairs_per_task']} pair(s) + "

@@ -309,3 +309,49 @@ def test_build_on_published_scene2wav_samples(tmp_path):
         if "defect" not in c["condition"] and c["condition"] != "headphone-check":
             assert abs(float(np.mean(x))) < 1e-3  # the published DC offset is removed
             assert np.sqrt(np.mean(x**2)) == pytest.approx(0.1, rel=0.05) or np.max(np.abs(x)) > 0.85
+
+
+def test_plain_http_base_url_warns_but_builds(tmp_path, capsys):
+    from s2w_eval.survey.build import PlainHttpWarning
+
+    run = make_run(tmp_path / "run", ids=SAFE[:2], emotions=["negative", "positive"])
+    with pytest.warns(PlainHttpWarning, match="mixed content"):
+        check_base_url("http://example.org/s")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PlainHttpWarning)
+        assert check_base_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000/"  # a local test server
+    code = run_main(
+        cli,
+        ["survey", "build", str(run), "--base-url", "http://example.org/s", "--out", str(tmp_path / "s")],
+    )
+    assert code == 0
+    assert "warning: media URL http://example.org/s/ is plain http" in capsys.readouterr().err
+
+
+def test_video_mode_muxes_each_condition_and_the_check_is_a_video(tmp_path):
+    """--media video on a run that has only the scene video: s2w muxes every condition's audio with it."""
+    from s2w_eval.io.video import probe_video, read_audio_track, write_video
+
+    run = make_run(tmp_path / "run", ids=["N1", "P1"], emotions=["negative", "positive"], seconds=0.5)
+    frames = np.zeros((5, 32, 48, 3), dtype=np.uint8)
+    for sid in ("N1", "P1"):
+        write_video(run / "scenes" / f"{sid}.mp4", frames + 60, 10)
+    res = build_survey(run, small_design(headphone_trials=0), media="video", out=tmp_path / "s", seed=1)
+    assert res.problems == [] and res.manifest["media"] == "video"
+    key = read_csv(res.out / "answer_key.csv")
+    clips = {r[c] for r in key for c in ("a_clip", "b_clip")}
+    assert all(c.endswith(".mp4") for c in clips)  # the noise-burst check too: no side is audio-only
+    defect = next(r for r in key if r["kind"] == "defect")
+    levels = {}
+    for side in ("a", "b"):
+        path = res.out / "media" / defect[f"{side}_clip"]
+        info = probe_video(path)
+        assert info.has_audio and info.width == 48 and abs(info.duration - 0.5) < 0.15
+        x = read_audio_track(path, sample_rate=8000)
+        levels[side] = float(np.sqrt(np.mean(np.square(x))))
+    # the check is as loud as the music (AAC may move the level a little)
+    assert abs(20 * np.log10(levels["a"] / levels["b"])) < 1.0
+    page = (res.out / "layout.html").read_text()
+    assert "film scenes" in page

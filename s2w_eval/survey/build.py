@@ -88,6 +88,7 @@ def check_base_url(base_url: str | None) -> str | None:
             f"--base-url {base_url!r} is not a plain http(s) URL",
             fix="give e.g. https://example.org/my-survey/ (no quotes, spaces or angle brackets)",
         )
+    url = url if url.endswith("/") else url + "/"
     if url.lower().startswith("http://") and not re.match(r"(?i)^http://(127\.0\.0\.1|localhost)[:/]", url):
         warnings.warn(
             f"media URL {url} is plain http: browsers block http media on MTurk's and Prolific's https pages "
@@ -95,7 +96,7 @@ def check_base_url(base_url: str | None) -> str | None:
             PlainHttpWarning,
             stacklevel=2,
         )
-    return url if url.endswith("/") else url + "/"
+    return url
 
 
 def media_url(base_url: str | None, name: str) -> str:

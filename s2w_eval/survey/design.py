@@ -56,7 +56,9 @@ class SurveyDesign:
     protocol_version: str = "0"
 
     def __post_init__(self) -> None:
-        if not 0 <= self.headphone_pass <= self.headphone_trials:
+        if self.headphone_trials < 0 or (
+            self.headphone_trials and not 0 <= self.headphone_pass <= self.headphone_trials
+        ):
             raise UsageError(
                 f"headphone_pass {self.headphone_pass} must lie between 0 and headphone_trials "
                 f"{self.headphone_trials}"
