@@ -100,6 +100,7 @@ class Analysis:
     n_rows: int
     header: list[str] = field(default_factory=list)
     raw_rows: dict[int, list[str]] = field(default_factory=dict)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def fatal_count(self) -> int:
@@ -328,7 +329,9 @@ def _details(get, items: dict, hp_trials: list[dict]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     if hp_trials:
-        right, answered = score({k: get(f"Answer.hp{k}") or "" for k in range(1, len(hp_trials) + 1)}, hp_trials)
+        right, answered = score(
+            {k: get(f"Answer.hp{k}") or "" for k in range(1, len(hp_trials) + 1)}, hp_trials
+        )
         out["headphone_right"] = right
         out["headphone_trials"] = len(hp_trials)
     out["practice"] = get("Answer.practice") or ""
@@ -453,6 +456,7 @@ def analyse(
     # outcomes of counted answers (real pairs only; a repeat only served as a check)
     counted = [a for a in assignments if a.answers and a.worker not in excluded]
     outcomes: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)  # (sample, first, second)
+    comparisons: list[dict[str, Any]] = []  # one row per counted answer, the format of crowd-kit & co.
     emotions: dict[str, str] = {}
     kappa_tables: dict[tuple[str, int], Counter] = defaultdict(Counter)
     conditions = design.conditions
@@ -466,6 +470,16 @@ def analyse(
                 continue
             o = it.outcome(a.answers[k])
             outcomes[(it.sample, it.first, it.second)].append((a.worker, o))
+            comparisons.append(
+                {
+                    "worker": a.worker,
+                    "task_id": a.task,
+                    "sample": it.sample,
+                    "left": it.first,
+                    "right": it.second,
+                    "label": it.first if o == "first" else it.second if o == "second" else "",
+                }
+            )
             emotions[it.sample] = it.emotion
             kappa_tables[(a.task, k)][o] += 1
             if it.first in ci_idx and it.second in ci_idx:
@@ -568,6 +582,7 @@ def analyse(
         len(rows),
         header,
         dict(rows),
+        comparisons,
     )
 
 
@@ -641,8 +656,15 @@ def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) ->
     files = [
         atomic_write_csv(out_dir / "preferences.csv", an.preferences, PREF_COLUMNS),
         atomic_write_csv(out_dir / "approvals.csv", *review_file(an)),
-        atomic_write_csv(out_dir / "assignments.csv", an.approvals, _columns(an.approvals, ASSIGNMENT_COLUMNS)),
+        atomic_write_csv(
+            out_dir / "assignments.csv", an.approvals, _columns(an.approvals, ASSIGNMENT_COLUMNS)
+        ),
         atomic_write_csv(out_dir / "blocklist.csv", block_list(an), ("WorkerId", "reason")),
+        atomic_write_csv(
+            out_dir / "comparisons.csv",
+            an.comparisons,
+            ("worker", "task_id", "sample", "left", "right", "label"),
+        ),
         atomic_write_csv(
             out_dir / "raters.csv",
             an.workers,
