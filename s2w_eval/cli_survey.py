@@ -297,10 +297,27 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     help="Bonus in dollars per approved assignment of a rater who passed every check (default: the "
     "protocol's survey bonus; 0: none). Written to bonuses.csv.",
 )
+@click.option(
+    "--prolific-export",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Prolific's participant export; RESULTS is then the responses your study endpoint collected.",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG/SVG charts.")
 @click.option("--format", "fmt", default="github", show_default=True, help="Table format (tabulate).")
 def aggregate(
-    results, key, out, min_seconds, max_fail_share, resamples, seed, approve_excluded, bonus, no_plots, fmt
+    results,
+    key,
+    out,
+    min_seconds,
+    max_fail_share,
+    resamples,
+    seed,
+    approve_excluded,
+    bonus,
+    prolific_export,
+    no_plots,
+    fmt,
 ) -> int:
     """Validate RESULTS against the key, undo A/B, exclude careless raters, report preferences and ranking."""
     from .survey.aggregate import aggregate as run_agg
@@ -317,8 +334,11 @@ def aggregate(
         plots=not no_plots,
         approve_excluded=approve_excluded,
         bonus=bonus,
+        prolific_export=prolific_export,
     )
     click.echo(console_tables(an, fmt))
+    for note in an.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"\nwrote {out_dir}: " + ", ".join(sorted({p.name for p in files})))
     problems: list[Problem] = an.problems(str(results))
     rejected = [p for p in problems if p.message.startswith("rejected")]
@@ -427,3 +447,33 @@ def review(approvals, sandbox, yes, bonuses, blocklist, quiet) -> int:
     if not quiet:
         click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
     return report_problems(problems)
+
+
+@survey.command("prolific")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--code", "code", required=True, help="The study's completion code (from Prolific's study page)."
+)
+@click.option(
+    "--submit-url", required=True, help="https endpoint that stores the posted answers (one row per POST)."
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder (default: DIRECTORY/prolific).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def prolific(directory, code, submit_url, out, quiet) -> int:
+    """Write a Prolific study site: index.html (the study URL) and one page per task."""
+    from .survey.prolific import write_study
+
+    files = write_study(directory, code, submit_url, out)
+    if not quiet:
+        click.echo(
+            f"wrote {len(files) - 1} task page(s) and {files[-1]}; host it beside media/ and give Prolific "
+            f"{files[-1].name}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&STUDY_ID={{{{%STUDY_ID%}}}}"
+            f"&SESSION_ID={{{{%SESSION_ID%}}}}"
+        )
+    return EXIT_OK

@@ -101,6 +101,7 @@ class Analysis:
     header: list[str] = field(default_factory=list)
     raw_rows: dict[int, list[str]] = field(default_factory=dict)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def fatal_count(self) -> int:
@@ -273,7 +274,7 @@ def validate(
                 answers[k] = v
         secs_text = get("WorkTimeInSeconds")
         seconds = None
-        if secs_text is not None:
+        if secs_text:  # empty: the marketplace did not say (a Prolific response without its export)
             try:
                 seconds = float(secs_text)
                 if not math.isfinite(seconds) or seconds < 0:
@@ -599,6 +600,7 @@ def aggregate(
     plots: bool = True,
     approve_excluded: bool = False,
     bonus: str | None = None,
+    prolific_export: str | Path | None = None,
 ) -> tuple[Analysis, Path, list[Path]]:
     results = Path(results)
     key = load_key(key_path)
@@ -611,6 +613,17 @@ def aggregate(
         raise UsageError(f"bonus {bonus!r} is not an amount in dollars", fix="e.g. 0.25") from None
     bonus = f"{float(bonus):.2f}"
     header, rows = read_results(results)
+    extra_notes: list[str] = []
+    if prolific_export is not None or "PROLIFIC_PID" in header:
+        from .prolific import read_prolific
+
+        header, rows, extra_notes = read_prolific(results, prolific_export)
+    elif {"Participant id", "Status"} <= set(header):
+        raise DataError(
+            "this is Prolific's participant export, not a results file",
+            results,
+            "pass the responses your study endpoint collected as RESULTS and this file as --prolific-export",
+        )
     try:
         analysis = analyse(
             header,
@@ -629,6 +642,8 @@ def aggregate(
             exc.path = str(results)
             exc.args = (exc.format(),)
         raise
+    analysis.settings["source"] = "prolific" if extra_notes or prolific_export is not None else "mturk"
+    analysis.notes = extra_notes
     out_dir = Path(out) if out is not None else results.parent / "aggregate"
     files = write_outputs(analysis, out_dir, results, key)
     if plots:
@@ -697,6 +712,7 @@ def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) ->
         "bradley_terry": an.bradley_terry,
         "fleiss_kappa": an.kappa,
         "notes": key.notes
+        + an.notes
         + [
             "p_value: two-sided exact binomial (sign) test of first vs second over the decisive answers; "
             "ci_low/ci_high: Wilson interval of first_share over all n answers. Answers of one rater are "
