@@ -18,7 +18,7 @@ DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (
     ("baseline", "target"),
 )
 DEFAULT_QUESTION = "Which clip do you prefer?"
-DEFAULT_TITLE = "Which music fits the film scene better? (listening test, headphones required)"
+DEFAULT_TITLE = "Which music clip do you prefer? (short listening test, headphones required)"
 DEFAULT_CONSENT = (
     "This task is part of a research study on music generated for film scenes. Taking part is voluntary: "
     "you may stop at any time by returning the task. We record only your answers, how often you played "
