@@ -64,7 +64,7 @@ def survey() -> None:
     help="Level matching of audio clips (rms: -20 dBFS RMS, peaks below -1 dBFS; none: copy files).",
 )
 def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
-    """Write batch.csv, hit.html, media/, answer_key.csv and manifest.json for RUN."""
+    """Write layout.html, hit.html, batch.csv, media/, answer_key.csv and manifest.json for RUN."""
     from .survey.build import PlainHttpWarning, build_survey
     from .survey.design import load_design, parse_pairs
 
@@ -104,7 +104,10 @@ def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loud
     )
     for note in res.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"wrote {res.out}/batch.csv, hit.html, media/, answer_key.csv (keep private), manifest.json")
+    click.echo(
+        f"wrote {res.out}/layout.html (Requester UI layout), hit.html (the full page), batch.csv, media/, "
+        "answer_key.csv and manifest.json (keep these two private)"
+    )
     if not base_url:
         click.echo(
             f"try it: s2w-eval survey preview {res.out}; for the marketplace rebuild with --base-url "
@@ -379,8 +382,17 @@ def _client(sandbox: bool, yes: bool, what: str):
     "--lifetime-hours", type=click.FloatRange(min=1), default=None, help="How long HITs stay up (72)."
 )
 @click.option("--minutes", type=click.FloatRange(min=1), default=None, help="Stated minutes per task.")
+@click.option(
+    "--min-approval",
+    type=click.IntRange(0, 100),
+    default=None,
+    help="Workers need at least this approval rate in %% (added to the protocol's qualifications).",
+)
+@click.option("--locale", "locales", multiple=True, help="Workers' country (ISO code, repeatable), e.g. US.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
-def publish(directory, sandbox, yes, reward, assignments, lifetime_hours, minutes, quiet) -> int:
+def publish(
+    directory, sandbox, yes, reward, assignments, lifetime_hours, minutes, min_approval, locales, quiet
+) -> int:
     """Create one MTurk HIT (HTMLQuestion) per row of DIRECTORY/batch.csv; rerun resumes."""
     from .survey.mturk import publish as run_publish
 
@@ -393,6 +405,8 @@ def publish(directory, sandbox, yes, reward, assignments, lifetime_hours, minute
         assignments=assignments,
         lifetime_hours=lifetime_hours,
         minutes=minutes,
+        min_approval=min_approval,
+        locales=list(locales),
     )
     if not quiet:
         s = res["settings"]

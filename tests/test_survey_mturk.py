@@ -252,3 +252,43 @@ def test_parse_answer_and_live_needs_confirmation(built, monkeypatch):
     code = run_main(cli, ["survey", "publish", str(built.out), "--live"])
     assert code != 0
     assert re.search(r"sandbox", m.SANDBOX_ENDPOINT)
+
+
+def test_qualifications_reach_createhit(built):
+    client = _client()
+    batch = read_csv(built.out / "batch.csv")
+    with Stubber(client) as stub:
+        for _ in batch:
+            stub.add_response(
+                "create_hit",
+                {"HIT": {"HITId": "H", "HITTypeId": "T"}},
+                {
+                    "Title": ANY,
+                    "Description": ANY,
+                    "Keywords": ANY,
+                    "Reward": "0.40",
+                    "MaxAssignments": 4,
+                    "LifetimeInSeconds": ANY,
+                    "AssignmentDurationInSeconds": ANY,
+                    "AutoApprovalDelayInSeconds": ANY,
+                    "Question": ANY,
+                    "RequesterAnnotation": ANY,
+                    "UniqueRequestToken": ANY,
+                    "QualificationRequirements": [
+                        {
+                            "QualificationTypeId": "000000000000000000L0",
+                            "Comparator": "GreaterThanOrEqualTo",
+                            "IntegerValues": [97],
+                            "ActionsGuarded": "DiscoverPreviewAndAccept",
+                        },
+                        {
+                            "QualificationTypeId": "00000000000000000071",
+                            "Comparator": "In",
+                            "LocaleValues": [{"Country": "US"}, {"Country": "GB"}],
+                            "ActionsGuarded": "DiscoverPreviewAndAccept",
+                        },
+                    ],
+                },
+            )
+        publish(built.out, client, min_approval=97, locales=["us", "GB"])
+        stub.assert_no_pending_responses()

@@ -206,6 +206,13 @@ def test_survey_end_to_end_on_turkle(turkle, chromium, tmp_path):
                     if user == "rater1":  # submitting before answering is refused by the page
                         frame.locator("#submitButton").click()
                         assert "consent" in frame.locator("#s2w-message").inner_text()
+                        if n == 0:  # the task as a rater first sees it in Turkle
+                            ARTIFACTS.mkdir(exist_ok=True)
+                            shot = ARTIFACTS / "survey_turkle_task.png"
+                            page.screenshot(path=str(shot))
+                            if os.environ.get("S2W_UPDATE_DOC_IMAGES"):
+                                DOC_IMG.mkdir(parents=True, exist_ok=True)
+                                shutil.copyfile(shot, DOC_IMG / "survey_turkle_task.png")
                     frames[user] = frame
                 done = run_together(
                     [
@@ -215,13 +222,6 @@ def test_survey_end_to_end_on_turkle(turkle, chromium, tmp_path):
                 )
                 for user, (task, answers) in zip(RATERS, done):
                     given[(user, task)] = answers
-                    if user == "rater1" and n == 0:
-                        ARTIFACTS.mkdir(exist_ok=True)
-                        shot = ARTIFACTS / "survey_turkle_task.png"
-                        pages[user].locator("#task_assignment_iframe").screenshot(path=str(shot))
-                        if os.environ.get("S2W_UPDATE_DOC_IMAGES"):
-                            DOC_IMG.mkdir(parents=True, exist_ok=True)
-                            shutil.copyfile(shot, DOC_IMG / "survey_turkle_task.png")
                     frames[user].locator("#submitButton").click()
                     pages[user].wait_for_url(origin + "/")
             assert not dialogs

@@ -52,6 +52,8 @@ class SurveyDesign:
     headphone_pass: int = 5  # trials right out of headphone_trials to pass (Woods et al.: 5 of 6)
     headphone_tone_seconds: float = 1.0
     practice: bool = True  # one unscored practice pair at the start of every task
+    # MTurk worker requirements, as CreateHIT's QualificationRequirements (e.g. approval rate, locale)
+    qualifications: tuple = ()
     protocol_name: str = "builtin"
     protocol_version: str = "0"
 
@@ -94,6 +96,8 @@ class SurveyDesign:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         if "pairs" in known:
             known["pairs"] = tuple(tuple(p) for p in known["pairs"])
+        if "qualifications" in known:
+            known["qualifications"] = tuple(dict(q) for q in known["qualifications"] or ())
         return cls(**known)
 
 
@@ -120,6 +124,8 @@ def design_from_protocol(protocol) -> SurveyDesign:
     ):
         if key in s:
             kw[key] = s[key]
+    if "qualifications" in s:
+        kw["qualifications"] = tuple(dict(q) for q in s["qualifications"] or ())
     for key in ("min_seconds", "minutes", "headphone_tone_seconds"):
         if key in s:
             kw[key] = float(s[key])

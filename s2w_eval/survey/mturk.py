@@ -30,6 +30,8 @@ from .preview import read_batch
 SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
 LIVE_ENDPOINT = "https://mturk-requester.us-east-1.amazonaws.com"
 WORKER_SITE = {True: "https://workersandbox.mturk.com", False: "https://worker.mturk.com"}
+APPROVAL_RATE = "000000000000000000L0"  # MTurk's system qualification: PercentAssignmentsApproved
+LOCALE = "00000000000000000071"  # MTurk's system qualification: Worker_Locale
 PUBLISHED_COLUMNS = ("task_id", "batch", "HITId", "HITTypeId", "sandbox", "CreationTime")
 RESULT_HEAD = (
     "HITId",
@@ -91,7 +93,27 @@ def hit_settings(manifest: dict[str, Any], **over: Any) -> dict[str, Any]:
         "AssignmentDurationInSeconds": int(max(60.0, 3 * minutes * 60)),
         "AutoApprovalDelayInSeconds": int(float(over.pop("auto_approve_hours", None) or 72) * 3600),
     }
-    quals = over.pop("qualifications", None)
+    quals = list(d.get("qualifications") or [])
+    rate = over.pop("min_approval", None)
+    if rate is not None:
+        quals.append(
+            {
+                "QualificationTypeId": APPROVAL_RATE,
+                "Comparator": "GreaterThanOrEqualTo",
+                "IntegerValues": [int(rate)],
+                "ActionsGuarded": "DiscoverPreviewAndAccept",
+            }
+        )
+    locales = over.pop("locales", None)
+    if locales:
+        quals.append(
+            {
+                "QualificationTypeId": LOCALE,
+                "Comparator": "In",
+                "LocaleValues": [{"Country": c.strip().upper()} for c in locales],
+                "ActionsGuarded": "DiscoverPreviewAndAccept",
+            }
+        )
     if quals:
         out["QualificationRequirements"] = quals
     if over:
