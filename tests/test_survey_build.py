@@ -355,3 +355,29 @@ def test_video_mode_muxes_each_condition_and_the_check_is_a_video(tmp_path):
     assert abs(20 * np.log10(levels["a"] / levels["b"])) < 1.0
     page = (res.out / "layout.html").read_text()
     assert "film scenes" in page
+
+
+def test_protocol_survey_block_sets_page_text_payment_and_quality_control(tmp_path):
+    from s2w_eval.survey.design import load_design
+
+    proto = tmp_path / "p.yaml"
+    text = (
+        Path(__file__).resolve().parents[1].joinpath("s2w_eval", "_protocols", "quickstart.yaml").read_text()
+    )
+    text = text.replace(
+        "survey:\n",
+        "survey:\n  reward: 0.8\n  minutes: 6\n  bonus: 0.2\n  consent: Our consent text.\n"
+        "  headphone_trials: 3\n  headphone_pass: 3\n  practice: false\n"
+        "  qualifications: [{QualificationTypeId: 000000000000000000L0, Comparator: GreaterThan,"
+        " IntegerValues: [95]}]\n",
+        1,
+    )
+    proto.write_text(text)
+    design, _ = load_design(str(proto))
+    assert (design.reward, design.minutes, design.bonus, design.headphone_trials) == ("0.80", 6.0, "0.20", 3)
+    assert design.qualifications[0]["IntegerValues"] == [95]
+    run = make_run(tmp_path / "run", ids=SAFE[:2], emotions=["negative", "positive"])
+    res = build_survey(run, design, out=tmp_path / "s")
+    layout = (res.out / "layout.html").read_text()
+    assert "Our consent text." in layout and "$0.80 per task" in layout and "$0.20" in layout
+    assert 'name="practice"' not in layout and layout.count('class="box hp"') == 3
