@@ -102,7 +102,7 @@ def test_publish_question_is_the_filled_page(built):
 def test_publish_refuses_relative_media(tmp_path):
     run = make_run(tmp_path / "run", ids=SAFE[:2], emotions=["negative", "positive"])
     res = build_survey(run, small_design(), out=tmp_path / "s")
-    with pytest.raises(UsageError, match="base-url"):
+    with pytest.raises(UsageError, match="base URL"):
         publish(res.out, _client())
 
 

@@ -161,5 +161,5 @@ def test_mturk_and_prolific_files_mixed_are_refused(tmp_path):
     responses.write_text(
         _csv(["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "task_id"], [["P", "S", "X", "t001"]])
     )
-    with pytest.raises(DataError, match="--prolific-export is an MTurk"):
+    with pytest.raises(DataError, match="Prolific export given is an MTurk"):
         aggregate(responses, key, tmp_path / "o", plots=False, prolific_export=mturk)

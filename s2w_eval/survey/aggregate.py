@@ -622,7 +622,7 @@ def aggregate(
         raise DataError(
             "this is Prolific's participant export, not a results file",
             results,
-            "pass the responses your study endpoint collected as RESULTS and this file as --prolific-export",
+            "pass the responses your study endpoint collected as the results and this file as the Prolific export",
         )
     try:
         analysis = analyse(

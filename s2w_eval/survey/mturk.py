@@ -127,10 +127,10 @@ def publish(survey_dir: str | Path, client, *, sandbox: bool = True, **settings:
     manifest = _manifest(survey_dir)
     if not manifest.get("base_url"):
         raise UsageError(
-            "this survey was built without --base-url: its media URLs are relative and a marketplace page "
+            "this survey was built without a base URL: its media URLs are relative and a marketplace page "
             "cannot load them",
             survey_dir,
-            "host media/ over https and rebuild with --base-url https://.../",
+            "host media/ over https and rebuild the survey with that address as its base URL",
         )
     batch_id = manifest.get("batch_id") or ""
     _, rows = read_batch(survey_dir)

@@ -107,18 +107,21 @@ def write_study(
     survey_dir = Path(survey_dir)
     manifest = json.loads((survey_dir / "manifest.json").read_text(encoding="utf-8"))
     if not completion_code.strip() or not completion_code.strip().isalnum():
-        raise UsageError(f"completion code {completion_code!r} must be letters and digits (Prolific's code)")
+        raise UsageError(
+            f"completion code {completion_code!r} must be letters and digits (Prolific's code)", param="code"
+        )
     if not submit_url.lower().startswith("https://") and not submit_url.startswith("http://127.0.0.1"):
         raise UsageError(
-            f"--submit-url {submit_url!r} must be https (the study page is served over https)",
+            f"{submit_url!r} must be https (the study page is served over https)",
             fix="give the https address of the endpoint that stores the posted answers",
+            param="submit_url",
         )
     check_base_url(submit_url)  # the same rules: no character may leave an HTML attribute
     if not manifest.get("base_url"):
         raise UsageError(
-            "this survey was built without --base-url; Prolific participants could not load the media",
+            "this survey was built without a base URL; Prolific participants could not load the media",
             survey_dir,
-            "rebuild with --base-url https://.../ where media/ (and prolific/) will be hosted",
+            "rebuild the survey with the https address where media/ (and prolific/) will be hosted",
         )
     out_dir = Path(out) if out is not None else survey_dir / "prolific"
     _, rows = read_batch(survey_dir)
@@ -178,13 +181,13 @@ def read_prolific(
         raise DataError(
             "this is an MTurk/Turkle results file, not collected Prolific responses",
             responses,
-            "aggregate it without --prolific-export, or pass the responses your endpoint collected",
+            "aggregate it as MTurk results, or pass the responses your endpoint collected",
         )
     if set(EXPORT_COLUMNS) <= set(header):
         raise DataError(
             "this is Prolific's export (participants), not the collected responses",
             responses,
-            "pass the responses as RESULTS and this file as --prolific-export",
+            "pass the collected responses as the results and this file as the Prolific export",
         )
     missing = [c for c in RESPONSE_COLUMNS if c not in header]
     if missing:

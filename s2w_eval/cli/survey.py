@@ -6,8 +6,8 @@ import dataclasses
 
 import click
 
-from .clikit import report_problems
-from .errors import EXIT_DATA, EXIT_OK, Problem
+from ..clikit import report_problems
+from ..errors import EXIT_DATA, EXIT_OK, Problem
 
 
 @click.group("survey")
@@ -65,8 +65,8 @@ def survey() -> None:
 )
 def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
     """Write layout.html, hit.html, batch.csv, media/, answer_key.csv and manifest.json for RUN."""
-    from .survey.build import PlainHttpWarning, build_survey
-    from .survey.design import load_design, parse_pairs
+    from ..survey.build import PlainHttpWarning, build_survey
+    from ..survey.design import load_design, parse_pairs
 
     design, proto = load_design(protocol)
     changes = {}
@@ -130,7 +130,7 @@ def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loud
 )
 def preview(directory, row, port) -> int:
     """Serve the task page of one batch row on 127.0.0.1 (local media; submitting shows the answers)."""
-    from .survey.preview import make_server
+    from ..survey.preview import make_server
 
     server = make_server(directory, row, port)
     click.echo(
@@ -192,8 +192,8 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     """Simulate a crowd answering the survey built in DIRECTORY (marketplace results format)."""
     from tabulate import tabulate
 
-    from .survey.simulate import parse_preference, power
-    from .survey.simulate import simulate as run_sim
+    from ..survey.simulate import parse_preference, power
+    from ..survey.simulate import simulate as run_sim
 
     prefs = [parse_preference(p) for p in prefer]
     if power_runs:
@@ -234,7 +234,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
             )
         )
         if out:
-            from .results import atomic_write_json, provenance
+            from ..results import atomic_write_json, provenance
 
             atomic_write_json(
                 out,
@@ -323,8 +323,8 @@ def aggregate(
     fmt,
 ) -> int:
     """Validate RESULTS against the key, undo A/B, exclude careless raters, report preferences and ranking."""
-    from .survey.aggregate import aggregate as run_agg
-    from .survey.aggregate import console_tables
+    from ..survey.aggregate import aggregate as run_agg
+    from ..survey.aggregate import console_tables
 
     an, out_dir, files = run_agg(
         results,
@@ -366,7 +366,7 @@ def _marketplace(f):
 
 
 def _client(sandbox: bool, yes: bool, what: str):
-    from .survey.mturk import make_client
+    from ..survey.mturk import make_client
 
     if not sandbox and not yes:
         click.confirm(f"{what} on the LIVE Mechanical Turk site (real workers, real money)?", abort=True)
@@ -394,7 +394,7 @@ def publish(
     directory, sandbox, yes, reward, assignments, lifetime_hours, minutes, min_approval, locales, quiet
 ) -> int:
     """Create one MTurk HIT (HTMLQuestion) per row of DIRECTORY/batch.csv; rerun resumes."""
-    from .survey.mturk import publish as run_publish
+    from ..survey.mturk import publish as run_publish
 
     client = _client(sandbox, yes, "Publish HITs")
     res = run_publish(
@@ -433,7 +433,7 @@ def publish(
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
 def fetch(directory, sandbox, yes, out, quiet) -> int:
     """Download the assignments of the published HITs as the Requester UI's results CSV."""
-    from .survey.mturk import fetch as run_fetch
+    from ..survey.mturk import fetch as run_fetch
 
     path, n, problems = run_fetch(directory, _client(sandbox, True, "Fetch"), out)
     if not quiet:
@@ -453,7 +453,7 @@ def fetch(directory, sandbox, yes, out, quiet) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
 def review(approvals, sandbox, yes, bonuses, blocklist, quiet) -> int:
     """Approve/reject as APPROVALS (approvals.csv of `survey aggregate`) says; pay bonuses; block workers."""
-    from .survey.mturk import review as run_review
+    from ..survey.mturk import review as run_review
 
     counts, problems = run_review(
         approvals, _client(sandbox, yes, "Approve, reject and pay"), bonuses=bonuses, blocklist=blocklist
@@ -481,7 +481,7 @@ def review(approvals, sandbox, yes, bonuses, blocklist, quiet) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
 def prolific(directory, code, submit_url, out, quiet) -> int:
     """Write a Prolific study site: index.html (the study URL) and one page per task."""
-    from .survey.prolific import write_study
+    from ..survey.prolific import write_study
 
     files = write_study(directory, code, submit_url, out)
     if not quiet:
