@@ -1,4 +1,4 @@
-"""`s2w-eval survey build|preview|simulate|aggregate`: the listening-survey loop (DESIGN.md section 4)."""
+"""`s2w-eval survey build|preview|simulate|publish|fetch|review|prolific|aggregate`: the listening-survey loop."""
 
 from __future__ import annotations
 

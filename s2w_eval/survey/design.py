@@ -1,4 +1,4 @@
-"""The survey design a build follows, read from a protocol's `survey:` block (DESIGN.md section 4).
+"""The survey design a build follows, read from a protocol's `survey:` block.
 
 Defaults are the paper's AB test: pairs scene2wav x baseline, scene2wav x target, baseline x target; 20 raters;
 10 negative and 10 positive scene sets; one task (HIT) per scene set holding its pairs.

@@ -201,7 +201,7 @@ def read_prolific(
         eh, erows = _read(export)
         if any(m in eh for m in MTURK_MARKERS):
             raise DataError(
-                "--prolific-export is an MTurk/Turkle results file", export, "pass Prolific's export"
+                "the Prolific export given is an MTurk/Turkle results file", export, "pass Prolific's export"
             )
         miss = [c for c in EXPORT_COLUMNS if c not in eh]
         if miss:
@@ -209,7 +209,7 @@ def read_prolific(
         for r in erows:
             status[r["Participant id"].strip()] = r
     else:
-        notes.append("no --prolific-export: every response counted as awaiting review, no work time")
+        notes.append("no Prolific export given: every response counted as awaiting review, no work time")
     skip = set(RESPONSE_COLUMNS) | {"batch"}
     answer_cols = [h for h in header if h not in skip]
     out_header = [
