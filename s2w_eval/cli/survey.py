@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import click
 
@@ -15,11 +16,28 @@ def survey() -> None:
     """Pairwise (AB) listening surveys: build a crowdsourcing batch, preview it, simulate, aggregate results."""
 
 
+def _resolve(protocol, long, run):
+    """The run's protocol by the rule every command follows (api.resolve_protocol), announced on stderr."""
+    from .. import api
+    from ..clikit import check_protocol_options, protocol_line
+    from ..io.runs import load_run
+
+    check_protocol_options(protocol, long)
+    found = load_run(run) if (Path(run) / "samples.csv").is_file() else None
+    resolved = api.resolve_protocol(protocol, long, found)
+    click.echo(protocol_line(Path(run).name, resolved), err=True)
+    return resolved
+
+
 @survey.command("build")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option(
-    "--protocol", "protocol", default=None, help="Protocol name or YAML file (default: cognimuse-3s)."
+    "--protocol",
+    "protocol",
+    default=None,
+    help="Protocol name or YAML file (default: the one recorded in the run, else cognimuse-3s).",
 )
+@click.option("--long", is_flag=True, help="Use the 10 s protocol (cognimuse-10s).")
 @click.option(
     "--base-url",
     default=None,
@@ -63,12 +81,14 @@ def survey() -> None:
     show_default=True,
     help="Level matching of audio clips (rms: -20 dBFS RMS, peaks below -1 dBFS; none: copy files).",
 )
-def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
+def build(run, protocol, long, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
     """Write layout.html, hit.html, batch.csv, media/, answer_key.csv and manifest.json for RUN."""
     from ..survey.build import PlainHttpWarning, build_survey
-    from ..survey.design import load_design, parse_pairs
+    from ..survey.design import design_from_protocol, parse_pairs
 
-    design, proto = load_design(protocol)
+    resolved = _resolve(protocol, long, run)
+    proto = resolved.protocol
+    design = design_from_protocol(proto)
     changes = {}
     if pairs:
         changes["pairs"] = parse_pairs(pairs)
@@ -86,7 +106,7 @@ def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loud
         res = build_survey(
             run,
             design,
-            protocol_info=proto.provenance(),
+            protocol_info=resolved.record(),
             base_url=base_url,
             seed=seed,
             out=out,
