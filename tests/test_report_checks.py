@@ -310,3 +310,24 @@ def test_report_figures_and_players_from_result_files(tmp_path):
     assert json.loads((out / "report.json").read_text())["embed_audio"] is True
     rows = list(csv.DictReader(open(out / "pam.csv")))
     assert rows  # the result files were not touched by the report
+
+
+def test_results_of_different_protocols_are_named(tmp_path):
+    """pam.json under one protocol, chords.json under another: the report's overview says so."""
+    import json
+
+    from s2w_eval.report import build_report, resolve_inputs
+
+    out = tmp_path / "reports" / "mixed"
+    out.mkdir(parents=True)
+    for name, proto in (("pam.json", "cognimuse-3s"), ("chords.json", "cognimuse-10s")):
+        doc = {
+            "schema_version": 1,
+            "run": "mixed",
+            "provenance": {"protocol": {"name": proto, "version": "1.1"}},
+        }
+        (out / name).write_text(json.dumps(doc))
+    (res,) = resolve_inputs([out])
+    report, _ = build_report(res, max_figures=0)
+    text = " ".join(str(b) for s in report.sections if s.title == "Overview" for b in s.blocks)
+    assert "different protocols" in text and "cognimuse-3s 1.1" in text and "cognimuse-10s 1.1" in text

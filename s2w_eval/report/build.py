@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from ..names import safe_stem
-from .loading import RESULT_FILES, RunResults
+from .loading import RESULT_FILES, RunResults, protocol_mismatch
 from .model import Figure, Report, Section
 from .sections import (
     _audio_section,
@@ -45,7 +45,11 @@ def _overview(res: RunResults) -> Section:
         intro.append("Protocol: none recorded in the result files.")
     present = [rel for rel in RESULT_FILES if rel in res.sources]
     intro.append("Result files: " + (", ".join(present) if present else "none") + ".")
-    return Section("Overview", [" ".join(intro)])
+    blocks = [" ".join(intro)]
+    mismatch = protocol_mismatch([res])
+    if mismatch:
+        blocks.append(mismatch)
+    return Section("Overview", blocks)
 
 
 def build_report(res: RunResults, max_figures: int = 20) -> tuple[Report, list[Figure]]:
@@ -165,7 +169,8 @@ def build_comparison(results: Sequence[RunResults]) -> Report:
             "Overview",
             [
                 f"Side-by-side comparison of {len(results)} runs: {', '.join(names)}. "
-                "Each cell comes from that run's result files (see Provenance)."
+                "Each cell comes from that run's result files (see Provenance).",
+                *([m] if (m := protocol_mismatch(list(results))) else []),
             ],
         ),
         _comparison_pam(results, names),

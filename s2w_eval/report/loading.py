@@ -73,6 +73,31 @@ class RunResults:
                 return proto
         return None
 
+    def protocols(self) -> dict[str, str]:
+        """{result file: "name version"} of every result file that records a protocol."""
+        out = {}
+        for rel, src in self.sources.items():
+            proto = (src.provenance or {}).get("protocol")
+            if isinstance(proto, dict) and proto.get("name"):
+                out[rel] = f"{proto.get('name')} {proto.get('version', '')}".strip()
+        return out
+
+
+def protocol_mismatch(results: list[RunResults]) -> str | None:
+    """A sentence when the result files read (of one run, or of several) come from different protocols."""
+    seen: dict[str, list[str]] = {}
+    for res in results:
+        for rel, proto in res.protocols().items():
+            where = rel if len(results) == 1 else f"{res.name}/{rel}"
+            seen.setdefault(proto, []).append(where)
+    if len(seen) < 2:
+        return None
+    listed = "; ".join(f"{proto}: {', '.join(files)}" for proto, files in seen.items())
+    return (
+        f"Caution: these results come from different protocols ({listed}). Numbers of different protocols "
+        "(durations, loaders, methods) are not comparable; rescore under one protocol before comparing."
+    )
+
 
 def _uncsv(value: str | None) -> str:
     """Undo results.csv_safe: a cell written as "'+" (formula guard) reads back as "+"."""
