@@ -1,4 +1,4 @@
-"""Protocols: versioned YAML files that fix how an evaluation is run (DESIGN.md section 4).
+"""Protocols: versioned YAML files that fix how an evaluation is run.
 
 A protocol names the clip duration, sample rate, the conditions compared and the reference among them, the
 metrics and their options, the listening-survey design and the seeds. Every result file records the
