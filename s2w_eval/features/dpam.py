@@ -342,7 +342,7 @@ def load_paper2020(path: str | Path) -> np.ndarray:
 
     from scipy.io import wavfile
 
-    from ..io.audio import validate_samples
+    from ..io.audio import MAX_ABS_SAMPLE, check_rate, validate_samples
 
     path = Path(path)
     if not path.is_file():
@@ -360,6 +360,8 @@ def load_paper2020(path: str | Path) -> np.ndarray:
     data = np.asarray(data)
     if data.dtype.kind not in "iuf":
         raise DataError(f"unsupported WAV sample type {data.dtype}", path, "use the modern loader")
+    check_rate(_sr, path)  # the rate is not used, but a 1 Hz header is a broken file for every loader
     x = data.reshape(-1).astype(np.float32)
-    validate_samples(x, path)
+    # integer samples are used unscaled (bounded by their type); float ones must be audio-sized
+    validate_samples(x, path, max_abs=None if data.dtype.kind in "iu" else MAX_ABS_SAMPLE)
     return x

@@ -271,12 +271,12 @@ def build_survey(
             name = new_name(src.suffix.lower() if (media == "video" or loudness == "none") else ".wav")
             try:
                 if media == "video" or loudness == "none":
-                    shutil.copyfile(src, media_dir / name)
-                    processing = "copied unchanged"
                     seconds = None
                     if media == "audio":
-                        x, sr = load_audio(src)  # validates the clip
+                        x, sr = load_audio(src)  # validates the clip before raters can get it
                         seconds = round(len(x) / sr, 4)
+                    shutil.copyfile(src, media_dir / name)
+                    processing = "copied unchanged"
                 else:
                     x, sr = _process_audio(src, loudness)
                     audio_cache[(cond, sid)] = (x, sr)
