@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from s2w_eval.clikit import report_problems
-from s2w_eval.errors import EXIT_DATA, EXIT_OK, UsageError
+from s2w_eval.errors import EXIT_DATA, EXIT_OK
 
 TABLE_FORMATS = ("github", "simple", "plain", "pipe", "latex", "latex_booktabs", "tsv", "rst", "grid")
 
@@ -183,8 +183,6 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
     """Write synthetic emotional movies (video.mp4 + emotion/intended_1.dat + chords.lab) for `data prepare`."""
     from .data.synth import synthesize
 
-    if minutes <= 0 or movies < 1:
-        raise UsageError("--minutes must be > 0 and --movies >= 1")
     folders = synthesize(
         out,
         minutes,

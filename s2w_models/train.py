@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from s2w_eval.errors import DataError, UsageError
+from s2w_eval.features.device import resolve_device
 from s2w_eval.results import atomic_write_json, provenance, rows_to_csv
 
 from .checkpoint import load_model, read_checkpoint, save_checkpoint
@@ -492,7 +493,22 @@ def _upstream(out_dir: Path, stage: str) -> Path | None:
 def build_stage_model(stage: str, cfg: Config, out_dir: Path, init: str | Path | None = None):
     """The stage's network, initialised from the previous stage's best checkpoint (or `init`)."""
     if stage == "cnn":
-        return VisualCNN(cfg.cnn, image_size=cfg.data.image_size), cfg
+        model = VisualCNN(cfg.cnn, image_size=cfg.data.image_size)
+        if init is not None and str(init) != "random":  # fine-tune a CNN checkpoint
+            cnn, ccfg, _ = load_model(init, eval_mode=False)
+            if not isinstance(cnn, VisualCNN):
+                raise DataError("expected a CNN checkpoint (from the cnn stage)", init)
+            if ccfg.data.image_size != cfg.data.image_size:
+                raise DataError(
+                    f"the CNN was trained on {ccfg.data.image_size}px frames, this dataset has "
+                    f"{cfg.data.image_size}px",
+                    init,
+                    fix="prepare the data at the CNN's frame size, or start from random",
+                )
+            cfg.cnn = ccfg.cnn
+            model = VisualCNN(cfg.cnn, image_size=cfg.data.image_size)
+            model.load_state_dict(cnn.state_dict())
+        return model, cfg
     src = Path(init) if init else _upstream(out_dir, stage)
     if src is None or not src.exists():
         if init == "random" or str(init) == "random":
@@ -563,10 +579,8 @@ def run_stage(
         raise UsageError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}, all")
     out_dir = Path(out_dir)
     folder = out_dir / stage
-    dist = init_distributed(device)
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda but no GPU is visible", fix="use --device cpu")
+    dev = resolve_device(device)  # before anything else: a bad name is a usage error, not a traceback
+    dist = init_distributed(str(dev))
     if dev.type == "cuda" and dist.world > 1:
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", dist.rank)))
         torch.cuda.set_device(dev)
@@ -831,6 +845,12 @@ def train_stage(
     Returns {stage: summary} for the stages run.
     """
     stages = list(STAGES) if stage == "all" else [stage]
+    resolve_device(device)  # a wrong device is a usage error before any data is read
+    if init is not None and stage == "all":
+        raise UsageError(
+            "a starting checkpoint applies to one stage; `all` chains the stages itself",
+            fix="train the stage alone (e.g. stage encoder) with the checkpoint, then the next",
+        )
     if stage != "all" and stage not in STAGES:
         from s2w_eval.clikit import did_you_mean
 

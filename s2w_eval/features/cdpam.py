@@ -28,6 +28,7 @@ from ..errors import DataError
 from ..io.audio import load_audio
 from ..results import package_versions, sha256_file
 from .base import PerceptualMetric
+from .device import resolve_device
 
 CDPAM_VERSION = "0.0.6"
 CDPAM_WEIGHTS = "CDPAM_trained/scratchJNDdefault_best_model.pth"
@@ -80,11 +81,7 @@ class CDPAMMetric(PerceptualMetric):
     def __init__(self, device: str = "cpu", threads: int | None = None):
         import torch
 
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise DataError(
-                "--device cuda asked for, but no CUDA device is available", fix="use --device cpu"
-            )
+        self.device = resolve_device(device)
         if threads:
             torch.set_num_threads(threads)
         pkg = cdpam_package_dir()

@@ -253,7 +253,9 @@ class DPAMMetric(PerceptualMetric):
         self.loader = loader
         self.sample_rate = MODERN_SR if loader == "modern" else None
         self.name = f"dpam-{checkpoint}/{loader}"
-        self.device = str(device)
+        from .device import resolve_device
+
+        self.device = str(resolve_device(device))
         self.prefix = checkpoint_prefix(checkpoint)
         self.data_path = Path(f"{self.prefix}.data-00000-of-00001")
         self.net = DPAMNet(read_weights(self.prefix), device=self.device)

@@ -609,8 +609,13 @@ def prepare(
     log: Callable[[str], None] = _echo,
 ) -> PrepareResult:
     """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done."""
-    if seconds <= 0 or fps <= 0 or sample_rate <= 0:
-        raise UsageError("seconds, fps and sample rate must be > 0")
+    from ..config import bounded
+
+    bounded("splice seconds", seconds, 1, 600)
+    bounded("fps", fps, 1, 120)
+    for side in size:  # 20000x20000 would allocate hundreds of GiB per splice
+        bounded("frame size (height, width)", side, 8, 1024)
+    bounded("sample rate", sample_rate, 1000, 192_000)
     if downmix not in DOWNMIX_POLICIES:
         raise UsageError(f"unknown --downmix {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}")
     if short_annotations not in SHORT_POLICIES:
