@@ -90,13 +90,27 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def csv_safe(value: Any) -> Any:
-    """Neutralise a cell a spreadsheet would run as a formula (prefix with a quote).
+GUARD = "'"
 
-    A lone sign ("+", "-", as in the circle's labels) cannot form a formula and is left as it is.
+
+def csv_safe(value: Any) -> Any:
+    """Neutralise a cell a spreadsheet would run as a formula (prefix with a quote), reversibly.
+
+    A lone sign ("+", "-", as in the circle's labels) cannot form a formula and is left as it is. A value
+    that itself starts with the quote is quoted too, so `csv_unguard` undoes the guard exactly: every s2w
+    reader of a CSV it wrote calls it, and ids such as a movie named `=HYPERLINK(...)` read back unchanged.
     """
-    if isinstance(value, str) and len(value) > 1 and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    if isinstance(value, str) and (
+        value.startswith(GUARD) or (len(value) > 1 and value.startswith(FORMULA_PREFIXES))
+    ):
+        return GUARD + value
+    return value
+
+
+def csv_unguard(value: Any) -> Any:
+    """The inverse of `csv_safe`: drop exactly one leading quote (a cell s2w wrote never starts with one else)."""
+    if isinstance(value, str) and value.startswith(GUARD):
+        return value[1:]
     return value
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, Problem, UsageError
+from ..results import csv_unguard
 from .audio import AUDIO_EXTENSIONS
 
 EMOTIONS = ("positive", "negative")
@@ -105,7 +106,12 @@ def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:
                 )
             )
             continue
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        # csv_unguard: a run written by s2w has its formula-looking cells quoted; read the ids back exactly
+        row = {
+            csv_unguard((k or "").strip()): csv_unguard((v or "").strip())
+            for k, v in row.items()
+            if k is not None
+        }
         sid = row.get("sample", "")
         if not sid:
             problems.append(Problem(str(path), f"line {lineno}: empty sample id"))

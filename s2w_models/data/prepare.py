@@ -38,10 +38,11 @@ from s2w_eval.io.video import (
     read_frames,
     rgb_to_hsv,
 )
-from s2w_eval.results import atomic_write_csv, atomic_write_json, provenance, sha256_file
+from s2w_eval.results import atomic_write_json, provenance, sha256_file
 
 from .annotations import SHORT_POLICIES, find_annotation, n_splices, parse_annotation, splice_labels
 from .dataset import SPLITS
+from .index import check_target, write_index
 
 FORMAT_VERSION = 1
 PAPER_TRAIN = ("BMI", "CHI", "FNE", "GLA", "LOR")
@@ -633,8 +634,12 @@ def prepare(
     movies: Sequence[str] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = _echo,
+    replace: bool = False,
 ) -> PrepareResult:
-    """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done."""
+    """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done.
+
+    An existing dataset in `out` is merged with by movie (`.index.write_index`); `replace` starts it over.
+    """
     from ..config import bounded
 
     bounded("splice seconds", seconds, 1, 600)
@@ -657,6 +662,7 @@ def prepare(
         int(seconds), int(fps), (int(size[0]), int(size[1])), int(sample_rate), downmix, short_annotations
     )
     result = PrepareResult(out)
+    check_target(out, {**array_meta(cfg), "downmix": downmix, "short_annotations": short_annotations}, replace)
     out.mkdir(parents=True, exist_ok=True)
     csv_source = clips_csv(source)
     if csv_source is not None:
@@ -728,8 +734,7 @@ def prepare(
         "problems": [p.format() for p in result.problems],
         "provenance": provenance(command="s2w-models data prepare", extra={"settings": cfg.key()}),
     }
-    atomic_write_csv(out / "samples.csv", result.rows, SAMPLE_CSV_COLUMNS)
-    atomic_write_json(out / "dataset.json", meta)
+    result.rows = write_index(out, result.rows, meta, SAMPLE_CSV_COLUMNS, replace)
     return result
 
 
