@@ -153,14 +153,16 @@ class Logger:
             else:  # drop rows written after the checkpoint we resume from
                 import csv
 
-                with open(path, encoding="utf-8") as fh:
-                    rows = [r for r in csv.DictReader(fh) if int(float(r[key])) <= resume_step]
+                text = path.read_text(encoding="utf-8")
+                if not text.endswith("\n"):  # a kill mid-append leaves a torn last line
+                    text = text[: text.rfind("\n") + 1]
+                rows = [r for r in csv.DictReader(text.splitlines()) if int(float(r[key])) <= resume_step]
                 from s2w_eval.results import atomic_write_text
 
                 atomic_write_text(path, rows_to_csv(rows) if rows else "")
         from .tbevents import ScalarWriter
 
-        self.tb = ScalarWriter(folder / "tb")
+        self.tb = ScalarWriter(folder / "tb", resume_step)
         self.tb_note = f"TensorBoard scalars in {folder / 'tb'} (tensorboard --logdir {folder / 'tb'})"
 
     def _append(self, path: Path, row: dict[str, Any]) -> None:
@@ -227,6 +229,8 @@ class LoopState:
     bad_epochs: int = 0
     done: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    # the epoch's training losses so far: checkpointed, so a resumed epoch's mean covers the whole epoch
+    epoch_losses: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -704,7 +708,7 @@ def run_stage(
                     disable=not (progress and dist.main),
                     leave=False,
                 )
-                losses: list[float] = []
+                losses = st.epoch_losses  # appended in place, so it is saved in every checkpoint
                 while st.batch < len(batches):
                     idx = batches[st.batch][dist.rank :: world]
                     b = _batch(train_ds, idx, dev)
@@ -761,6 +765,7 @@ def run_stage(
                 if not partial:
                     st.epoch += 1
                     st.batch = 0
+                    st.epoch_losses = []
                 if scfg.patience and st.bad_epochs >= scfg.patience:
                     st.done = True
                     stopped = "early_stopped"
