@@ -177,6 +177,7 @@ def _interrupted_then_resumed(cmd_args, module, out: Path, ready_factory, name: 
     assert rerun(cmd_args) == 0
 
 
+@pytest.mark.slow
 def test_pam_killed_and_resumed_equals_uninterrupted(eval_run, tmp_path):
     base = [str(eval_run / "runs"), "--metric", "dpam", "--quiet"]
     ref, out = tmp_path / "ref", tmp_path / "out"
@@ -187,6 +188,7 @@ def test_pam_killed_and_resumed_equals_uninterrupted(eval_run, tmp_path):
     assert_same_outputs(ref, out)
 
 
+@pytest.mark.slow
 def test_chords_killed_and_resumed_equals_uninterrupted(tmp_path):
     make_run(tmp_path / "runs" / "r", {"s0": "negative", "s1": "positive"}, seconds=0.4)  # 6 clips
     ref, out = tmp_path / "ref", tmp_path / "out"
