@@ -32,7 +32,7 @@ import torch
 
 from s2w_eval import __version__
 from s2w_eval.errors import DataError, Problem, UsageError
-from s2w_eval.features.device import resolve_device  # noqa: F401 (also this module's API)
+from s2w_eval.io.device import resolve_device  # noqa: F401 (also this module's API)
 from s2w_eval.results import atomic_write_bytes, atomic_write_csv, atomic_write_json, provenance, sha256_file
 
 from .sampler import FoldedSampleRNN, FoldedTier, cpu_threads, sample, small_work_threads

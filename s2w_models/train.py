@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from s2w_eval.errors import DataError, UsageError
-from s2w_eval.features.device import resolve_device
+from s2w_eval.io.device import resolve_device
 from s2w_eval.results import atomic_write_json, provenance, rows_to_csv
 
 from .checkpoint import load_model, read_checkpoint, save_checkpoint

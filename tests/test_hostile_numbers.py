@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2w_eval.errors import DataError, UsageError
-from s2w_eval.features.device import resolve_device
+from s2w_eval.io.device import resolve_device
 from s2w_models.checkpoint import load_model, read_checkpoint, save_checkpoint
 from s2w_models.config import apply_overrides, tiny
 

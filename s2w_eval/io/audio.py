@@ -19,23 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-
-AUDIO_EXTENSIONS = (
-    ".wav",
-    ".flac",
-    ".ogg",
-    ".mp3",
-    ".m4a",
-    ".aac",
-    ".opus",
-    ".mp4",
-    ".mkv",
-    ".webm",
-    ".aiff",
-    ".aif",
-)
-_SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+from ..errors import DataError, SilentAudioError
+from ..vocab import AUDIO_EXTENSIONS  # noqa: F401 - re-exported
+from ..vocab import SOUNDFILE_EXTENSIONS as _SOUNDFILE_EXTENSIONS
 
 # Bounds on what a header may claim (checked before decoding or resampling).
 MIN_SAMPLE_RATE = 1_000  # below any real audio format (telephone audio is 8 kHz)
@@ -243,7 +229,7 @@ def validate_samples(data: np.ndarray, path: str | Path, max_abs: float | None =
             "write float samples in [-1, 1] (integer-scaled floats: divide by 32768)",
         )
     if not np.any(data):
-        raise DataError("audio is all zeros (silent)", path, "check the generator wrote real samples")
+        raise SilentAudioError("audio is all zeros (silent)", path, "check the generator wrote real samples")
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:

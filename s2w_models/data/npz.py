@@ -24,8 +24,6 @@ from s2w_eval.results import provenance
 from .index import check_target, write_index
 from .prepare import SAMPLE_CSV_COLUMNS, PrepareConfig, _Shard, array_meta, assign_splits
 
-REQUIRED_KEYS = ("HSL_data", "audio", "emotion")
-
 
 def _member_header(zf: zipfile.ZipFile, key: str, path: Path):
     name = f"{key}.npy"
