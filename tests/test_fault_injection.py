@@ -38,7 +38,7 @@ INVOCATION_KEYS = {
     "generated",
     "skipped",
 }
-JOURNALS = (".pam.journal.jsonl", "chords.journal.jsonl")
+JOURNAL_SUFFIX = "journal.jsonl"  # the item journals (`.pam.journal.jsonl`, ...): the resume mechanism
 ENV = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
 
 
@@ -64,8 +64,13 @@ def _kill_at(cmd: list[str], ready, delay: float | None = None, timeout: float =
     return False
 
 
-def _lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def _lines(folder: Path) -> int:
+    """Finished items: lines of the item journal in `folder` (whatever the task calls it)."""
+    return (
+        sum(len(p.read_text().splitlines()) for p in folder.glob(f"*{JOURNAL_SUFFIX}"))
+        if folder.is_dir()
+        else 0
+    )
 
 
 def _strip(obj, roots):
@@ -110,7 +115,7 @@ def assert_same_outputs(a: Path, b: Path) -> None:
         for p in sorted(root.rglob("*")):
             # a kill mid-write can leave a hidden temp file (never renamed into place; readers skip dot files)
             hidden_tmp = p.name.startswith(".") and ".tmp" in p.name
-            if p.is_file() and p.name not in JOURNALS and not hidden_tmp:
+            if p.is_file() and not p.name.endswith(JOURNAL_SUFFIX) and not hidden_tmp:
                 rel = p.relative_to(root).as_posix()
                 if "tfevents" in p.name:  # one events file per run; its name holds the start time and pid
                     rel = str(Path(rel).parent / "events.out.tfevents")
@@ -182,7 +187,7 @@ def test_pam_killed_and_resumed_equals_uninterrupted(eval_run, tmp_path):
     base = [str(eval_run / "runs"), "--metric", "dpam", "--quiet"]
     ref, out = tmp_path / "ref", tmp_path / "out"
     assert _eval(["pam", *base, "--out", str(ref), "--no-cache"]) == 0
-    journal = out / "r" / ".pam.journal.jsonl"
+    journal = out / "r"
     args = ["pam", *base, "--out", str(out), "--no-cache"]
     _interrupted_then_resumed(args, "s2w_eval.cli", out, lambda k: lambda: _lines(journal) >= k, "pam", _eval)
     assert_same_outputs(ref, out)
@@ -193,7 +198,7 @@ def test_chords_killed_and_resumed_equals_uninterrupted(tmp_path):
     make_run(tmp_path / "runs" / "r", {"s0": "negative", "s1": "positive"}, seconds=0.4)  # 6 clips
     ref, out = tmp_path / "ref", tmp_path / "out"
     assert _eval(["chords", str(tmp_path / "runs"), "--out", str(ref), "-q"]) == 0
-    journal = out / "r" / "chords.journal.jsonl"
+    journal = out / "r"
     args = ["chords", str(tmp_path / "runs"), "--out", str(out), "-q"]
     _interrupted_then_resumed(
         args, "s2w_eval.cli", out, lambda k: lambda: _lines(journal) >= k, "chords", _eval
@@ -242,7 +247,7 @@ def test_train_killed_and_resumed_equals_uninterrupted(source, tmp_path):
     assert _models([*base, "--out", str(ref)]) == 0
     steps = out / "cnn" / "steps.csv"
     args = [*base, "--out", str(out), "--resume"]
-    ready = lambda k: lambda: _lines(steps) >= 2 * k + 1  # noqa: E731 (header + 2k steps)
+    ready = lambda k: lambda: steps.exists() and len(steps.read_text().splitlines()) >= 2 * k + 1  # noqa: E731
     _interrupted_then_resumed(args, "s2w_models.cli", out, ready, "train", _models)
     assert_same_outputs(ref, out)
 
