@@ -311,7 +311,6 @@ def _loader():
     return NoAliasSafeLoader
 
 
-
 def _line_map(text: str) -> dict[tuple, int]:
     """Map a key path (tuple of keys / list indices) to its 1-based line in the YAML text."""
     import yaml

@@ -662,7 +662,9 @@ def prepare(
         int(seconds), int(fps), (int(size[0]), int(size[1])), int(sample_rate), downmix, short_annotations
     )
     result = PrepareResult(out)
-    check_target(out, {**array_meta(cfg), "downmix": downmix, "short_annotations": short_annotations}, replace)
+    check_target(
+        out, {**array_meta(cfg), "downmix": downmix, "short_annotations": short_annotations}, replace
+    )
     out.mkdir(parents=True, exist_ok=True)
     csv_source = clips_csv(source)
     if csv_source is not None:
