@@ -133,6 +133,7 @@ class Config:
         return Config.from_dict(self.to_dict())
 
     def validate(self) -> Config:
+        self._check_bounds()  # first: the checks below divide by some of these numbers
         _choice("encoder.cell", self.encoder.cell, CELLS)
         _choice("encoder.encoder_input", self.encoder.encoder_input, ENCODER_INPUTS)
         _choice("baseline.output_activation", self.baseline.output_activation, OUTPUT_ACTIVATIONS)
@@ -161,6 +162,22 @@ class Config:
             raise UsageError("samplernn.q_levels must be an even number >= 2")
         return self
 
+    def _check_bounds(self) -> None:
+        """Every number within a sane range (NaN refused): a typo is a usage error, not hours or gigabytes."""
+        for name, (lo, hi) in _BOUNDS.items():
+            section, _, key = name.rpartition(".")
+            obj: Any = self
+            for part in section.split("."):
+                obj = getattr(obj, part)
+            bounded(name, getattr(obj, key), lo, hi)
+        for name in STAGES:
+            for key, (lo, hi) in _STAGE_BOUNDS.items():
+                bounded(f"train.{name}.{key}", getattr(getattr(self.train, name), key), lo, hi)
+        if not self.samplernn.frame_sizes:
+            raise UsageError("samplernn.frame_sizes is empty", fix="e.g. samplernn.frame_sizes=16,4")
+        for f in self.samplernn.frame_sizes:
+            bounded("samplernn.frame_sizes", f, 1, 4096)
+
     @property
     def top_frame(self) -> int:
         """Samples per frame of the top tier = the lookback (prefix) of the SampleRNN."""
@@ -168,6 +185,54 @@ class Config:
         for f in self.samplernn.frame_sizes:
             n *= f
         return n
+
+
+# (lowest, highest) accepted value of each numeric setting; `validate()` checks them all.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "data.seconds": (0.1, 600),
+    "data.fps": (1, 120),
+    "data.frames_per_clip": (1, 72_000),
+    "data.sample_rate": (1_000, 192_000),
+    "data.audio_len": (1, 600 * 192_000),
+    "data.image_size": (8, 1024),
+    "cnn.in_channels": (1, 16),
+    "cnn.channels": (1, 4096),
+    "cnn.dropout": (0, 0.99),
+    "cnn.n_classes": (2, 1000),
+    "encoder.hidden": (1, 65_536),
+    "encoder.layers": (1, 64),
+    "baseline.step": (1, 65_536),
+    "samplernn.dim": (1, 65_536),
+    "samplernn.n_rnn": (1, 64),
+    "samplernn.q_levels": (2, 65_536),
+    "train.seed": (0, 2**63 - 1),
+    "train.seq_len": (1, 10_000_000),
+    "train.grad_clamp": (1e-12, 1e12),
+    "train.ckpt_every": (1, 10**12),
+    "train.max_val_clips": (0, 10**12),
+    "train.threads": (0, 4096),
+}
+_STAGE_BOUNDS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 10**9),
+    "batch_size": (1, 1_000_000),
+    "lr": (1e-12, 100),
+    "weight_decay": (0, 100),
+    "patience": (0, 10**9),
+    "max_steps": (0, 10**15),
+    "crop_samples": (0, 10**12),
+}
+
+
+def bounded(name: str, value: Any, lo: float, hi: float):
+    """`value` if it is a finite number in [lo, hi], else a UsageError naming the bounds (NaN and inf refused)."""
+    import math
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UsageError(f"{name}={value!r} is not a number", fix=f"give a number in [{lo:g}, {hi:g}]")
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise UsageError(f"{name}={value!r} is out of range", fix=f"give a number in [{lo:g}, {hi:g}]")
+    return value
 
 
 def _gcd(a: int, b: int) -> int:
@@ -183,7 +248,18 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise UsageError(f"{name}={value!r} is not one of {', '.join(allowed)}{did_you_mean(value, allowed)}")
 
 
-def _from_dict(cls, d: dict[str, Any]):
+def _from_dict(cls, d: dict[str, Any], where: str = ""):
+    """Rebuild a dataclass; a key it does not have is a UsageError (a silently dropped setting is a lie)."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(str(k) for k in d if k not in known)
+    if unknown:
+        from s2w_eval.clikit import did_you_mean
+
+        first = unknown[0]
+        raise UsageError(
+            f"unknown setting(s) {', '.join(where + k for k in unknown)}{did_you_mean(first, sorted(known))}; "
+            f"{where.rstrip('.') or 'top level'} has {', '.join(sorted(known))}"
+        )
     kwargs = {}
     for f in fields(cls):
         if f.name not in d:
@@ -191,7 +267,7 @@ def _from_dict(cls, d: dict[str, Any]):
         value = d[f.name]
         ftype = f.type if not isinstance(f.type, str) else _TYPES.get(f.type)
         if dataclasses.is_dataclass(ftype) and isinstance(value, dict):
-            value = _from_dict(ftype, value)
+            value = _from_dict(ftype, value, f"{where}{f.name}.")
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[f.name] = value

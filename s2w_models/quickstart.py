@@ -132,8 +132,11 @@ def run_quickstart(
 ) -> QuickstartResult:
     """Run (or resume) every step; returns what each step did. Raises UsageError for a wrong call."""
     cfg = cfg or QuickstartConfig()
-    if cfg.minutes <= 0 or cfg.clips < 2 or cfg.movies < 2:
-        raise UsageError("--minutes must be > 0, and at least 2 clips and 2 movies are needed (one held out)")
+    from .config import bounded
+
+    bounded("minutes of synthetic movie", cfg.minutes, 0.01, 600)  # NaN refused too
+    if cfg.clips < 2 or cfg.movies < 2:
+        raise UsageError("at least 2 clips and 2 movies are needed (one held out)")
     from s2w_eval.protocols import load_protocol
 
     proto = load_protocol(cfg.protocol)

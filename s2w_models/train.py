@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from s2w_eval.errors import DataError, UsageError
+from s2w_eval.io.device import resolve_device
 from s2w_eval.results import atomic_write_json, provenance, rows_to_csv
 
 from .checkpoint import load_model, read_checkpoint, save_checkpoint
@@ -152,14 +153,16 @@ class Logger:
             else:  # drop rows written after the checkpoint we resume from
                 import csv
 
-                with open(path, encoding="utf-8") as fh:
-                    rows = [r for r in csv.DictReader(fh) if int(float(r[key])) <= resume_step]
+                text = path.read_text(encoding="utf-8")
+                if not text.endswith("\n"):  # a kill mid-append leaves a torn last line
+                    text = text[: text.rfind("\n") + 1]
+                rows = [r for r in csv.DictReader(text.splitlines()) if int(float(r[key])) <= resume_step]
                 from s2w_eval.results import atomic_write_text
 
                 atomic_write_text(path, rows_to_csv(rows) if rows else "")
         from .tbevents import ScalarWriter
 
-        self.tb = ScalarWriter(folder / "tb")
+        self.tb = ScalarWriter(folder / "tb", resume_step)
         self.tb_note = f"TensorBoard scalars in {folder / 'tb'} (tensorboard --logdir {folder / 'tb'})"
 
     def _append(self, path: Path, row: dict[str, Any]) -> None:
@@ -226,6 +229,8 @@ class LoopState:
     bad_epochs: int = 0
     done: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    # the epoch's training losses so far: checkpointed, so a resumed epoch's mean covers the whole epoch
+    epoch_losses: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -492,7 +497,22 @@ def _upstream(out_dir: Path, stage: str) -> Path | None:
 def build_stage_model(stage: str, cfg: Config, out_dir: Path, init: str | Path | None = None):
     """The stage's network, initialised from the previous stage's best checkpoint (or `init`)."""
     if stage == "cnn":
-        return VisualCNN(cfg.cnn, image_size=cfg.data.image_size), cfg
+        model = VisualCNN(cfg.cnn, image_size=cfg.data.image_size)
+        if init is not None and str(init) != "random":  # fine-tune a CNN checkpoint
+            cnn, ccfg, _ = load_model(init, eval_mode=False)
+            if not isinstance(cnn, VisualCNN):
+                raise DataError("expected a CNN checkpoint (from the cnn stage)", init)
+            if ccfg.data.image_size != cfg.data.image_size:
+                raise DataError(
+                    f"the CNN was trained on {ccfg.data.image_size}px frames, this dataset has "
+                    f"{cfg.data.image_size}px",
+                    init,
+                    fix="prepare the data at the CNN's frame size, or start from random",
+                )
+            cfg.cnn = ccfg.cnn
+            model = VisualCNN(cfg.cnn, image_size=cfg.data.image_size)
+            model.load_state_dict(cnn.state_dict())
+        return model, cfg
     src = Path(init) if init else _upstream(out_dir, stage)
     if src is None or not src.exists():
         if init == "random" or str(init) == "random":
@@ -563,10 +583,8 @@ def run_stage(
         raise UsageError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}, all")
     out_dir = Path(out_dir)
     folder = out_dir / stage
-    dist = init_distributed(device)
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda but no GPU is visible", fix="use --device cpu")
+    dev = resolve_device(device)  # before anything else: a bad name is a usage error, not a traceback
+    dist = init_distributed(str(dev))
     if dev.type == "cuda" and dist.world > 1:
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", dist.rank)))
         torch.cuda.set_device(dev)
@@ -690,7 +708,7 @@ def run_stage(
                     disable=not (progress and dist.main),
                     leave=False,
                 )
-                losses: list[float] = []
+                losses = st.epoch_losses  # appended in place, so it is saved in every checkpoint
                 while st.batch < len(batches):
                     idx = batches[st.batch][dist.rank :: world]
                     b = _batch(train_ds, idx, dev)
@@ -747,6 +765,7 @@ def run_stage(
                 if not partial:
                     st.epoch += 1
                     st.batch = 0
+                    st.epoch_losses = []
                 if scfg.patience and st.bad_epochs >= scfg.patience:
                     st.done = True
                     stopped = "early_stopped"
@@ -831,6 +850,12 @@ def train_stage(
     Returns {stage: summary} for the stages run.
     """
     stages = list(STAGES) if stage == "all" else [stage]
+    resolve_device(device)  # a wrong device is a usage error before any data is read
+    if init is not None and stage == "all":
+        raise UsageError(
+            "a starting checkpoint applies to one stage; `all` chains the stages itself",
+            fix="train the stage alone (e.g. stage encoder) with the checkpoint, then the next",
+        )
     if stage != "all" and stage not in STAGES:
         from s2w_eval.clikit import did_you_mean
 

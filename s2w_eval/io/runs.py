@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import DataError, Problem, UsageError
 from ..vocab import AUDIO_EXTENSIONS, EMOTIONS, VIDEO_EXTENSIONS, normalise_emotion  # noqa: F401 - re-exported
+from .csvcells import csv_unguard
 
 RESERVED_DIRS = ("scenes",)
 
@@ -76,11 +77,25 @@ def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:
             "the first line must be a header with at least 'sample,emotion'",
         )
     seen: set[str] = set()
-    for lineno, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        if None in row.values() or len(row) < len(header):
-            problems.append(Problem(str(path), f"line {lineno}: wrong number of fields"))
+    for row in reader:
+        lineno = reader.line_num  # the row's last physical line (a quoted field may span lines)
+        # DictReader files surplus fields under the key None and fills missing ones with None
+        n_fields = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
+        if n_fields != len(header):
+            problems.append(
+                Problem(
+                    str(path),
+                    f"line {lineno}: {n_fields} field(s), the header has {len(header)}",
+                    "give every row one value per header column (quote values holding commas)",
+                )
+            )
             continue
+        # csv_unguard: a run written by s2w has its formula-looking cells quoted; read the ids back exactly
+        row = {
+            csv_unguard((k or "").strip()): csv_unguard((v or "").strip())
+            for k, v in row.items()
+            if k is not None
+        }
         sid = row.get("sample", "")
         if not sid:
             problems.append(Problem(str(path), f"line {lineno}: empty sample id"))

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from s2w_eval.errors import UsageError
 from s2w_eval.io.video import hsv_to_rgb, write_video
 from s2w_eval.results import atomic_write_csv, atomic_write_json, atomic_write_text, provenance
 
@@ -402,10 +401,14 @@ def synthesize(
     """
     from tqdm import tqdm
 
-    if minutes <= 0 or movies < 1:
-        raise UsageError("--minutes must be > 0 and --movies >= 1")
-    if fps < 10:
-        raise UsageError("--fps must be >= 10 (prepare samples 10 frames a second)")
+    from ..config import bounded
+
+    bounded("minutes", minutes, 0.01, 600)  # NaN and 0 refused; 10 h is far more than any test needs
+    bounded("movies", movies, 1, 1000)
+    bounded("fps (prepare samples 10 frames a second)", fps, 10, 120)
+    for side in size:
+        bounded("frame size (height, width)", side, 8, 2160)
+    bounded("sample rate", sample_rate, 8000, 192_000)
     cfg = SynthConfig(
         minutes=float(minutes),
         seed=int(seed),
