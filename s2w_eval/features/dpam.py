@@ -362,7 +362,7 @@ def load_paper2020(path: str | Path) -> np.ndarray:
         raise DataError(
             f"the paper2020 loader (scipy.io.wavfile.read) cannot read this file ({exc})",
             path,
-            "give a WAV file, or use the modern loader (--dpam-loader modern)",
+            "give a WAV file, or use the modern DPAM loader",
         ) from exc
     data = np.asarray(data)
     if data.dtype.kind not in "iuf":

@@ -139,7 +139,9 @@ def load_run(root: str | Path, name: str | None = None) -> Run:
     samples_csv = root / "samples.csv"
     if not samples_csv.is_file():
         raise UsageError(
-            "not a run: no samples.csv", root, "point at a folder laid out as a run (samples.csv and one folder per condition; README.md, Runs)"
+            "not a run: no samples.csv",
+            root,
+            "point at a folder laid out as a run (samples.csv and one folder per condition; README.md, Runs)",
         )
     samples, problems = read_samples_csv(samples_csv)
     ids = {s.id for s in samples}
