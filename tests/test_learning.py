@@ -161,3 +161,92 @@ def test_baseline_plays_each_scenes_chord(overfit):
     out, data, _ = overfit
     waves = _generate(out / "encoder" / "best.pt", data)
     check_chords(waves, data, "baseline")
+
+
+def write_prepared(data: TwoScenes, root) -> None:
+    """The two scenes as a prepared dataset folder (SpliceDataset's format), in both the train and val split."""
+    import pandas as pd
+
+    from s2w_eval.results import atomic_write_json
+
+    (root / "shards").mkdir(parents=True)
+    frames = np.stack([np.rint(it["frames"].numpy() * 255).astype(np.uint8) for it in data.items])
+    audio = np.stack([np.rint(it["audio"].numpy() * 32767).astype(np.int16) for it in data.items])
+    np.save(root / "shards" / "M.frames.npy", np.concatenate([frames, frames]))
+    np.save(root / "shards" / "M.audio.npy", np.concatenate([audio, audio]))
+    rows = []
+    for k, split in enumerate(("train", "val")):
+        for i, it in enumerate(data.items):
+            pos = it["sample"] == "positive"
+            rows.append(
+                {
+                    "sample": f"{split}_{it['sample']}",
+                    "movie": "M",
+                    "start_s": float(k * 2 + i),
+                    "valence": 0.5 if pos else -0.5,
+                    "arousal": 0.0,
+                    "emotion": it["sample"],
+                    "split": split,
+                    "shard": "M",
+                    "row": k * 2 + i,
+                }
+            )
+    pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
+    meta = dict(data.meta, color="hsv")
+    atomic_write_json(root / "dataset.json", meta)
+
+
+def test_diagnose_sees_the_condition_used(overfit, tmp_path):
+    import json
+
+    from s2w_eval.clikit import run_main
+    from s2w_models.cli import cli
+    from s2w_models.diagnose import derangement, diagnose
+
+    out, data, _ = overfit
+    write_prepared(data, tmp_path / "data")
+    d = diagnose(out / "scene2wav" / "best.pt", tmp_path / "data", split="val", clips=2, seconds=SECONDS)
+    assert d["clips"] == 2 and d["emotions"] == {"negative": 1, "positive": 1}
+    # its own scene: nearly certain; the other scene's: the other chord is expected at the start
+    assert d["nll_true_bits"] < 0.5 < 1.0 < d["nll_gap_bits"]
+    assert d["kl_opposite_nats"] > 0.1 and d["kl_same_nats"] is None  # one clip per emotion
+    assert "is used" in d["verdict"]
+    base = diagnose(out / "encoder" / "best.pt", tmp_path / "data", split="val", clips=2, seconds=SECONDS)
+    assert base["model"] == "baseline" and base["l1_true"] > 0
+    # the CLI writes <run>/diagnostics.json
+    run = tmp_path / "run"
+    code = run_main(
+        cli,
+        [
+            "diagnose",
+            str(out / "scene2wav" / "best.pt"),
+            "--data",
+            str(tmp_path / "data"),
+            "--clips",
+            "2",
+            "--seconds",
+            str(SECONDS),
+            "--run",
+            str(run),
+        ],
+    )
+    assert code == 0
+    saved = json.loads((run / "diagnostics.json").read_text())
+    assert saved["nll_gap_bits"] == pytest.approx(d["nll_gap_bits"])
+    assert (
+        run_main(
+            cli,
+            [
+                "diagnose",
+                str(out / "scene2wav" / "best.pt"),
+                "--data",
+                str(tmp_path / "data"),
+                "--clips",
+                "1",
+            ],
+        )
+        == 2
+    )
+    for n in (2, 3, 7):
+        p = derangement(n, 5)
+        assert sorted(p) == list(range(n)) and all(p[i] != i for i in range(n))
