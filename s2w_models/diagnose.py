@@ -73,7 +73,7 @@ def _scene2wav(model, cfg, frames, audio, emotions, seed: int) -> dict[str, Any]
     lb, sl = srnn.lookback, cfg.train.seq_len
     n = audio.shape[1] - audio.shape[1] % lb
     codes = srnn.quantizer.encode(audio[:, :n].float())
-    prefix = torch.full((codes.shape[0], lb), q_zero(srnn.q_levels), dtype=torch.long)
+    prefix = torch.full((codes.shape[0], lb), q_zero(srnn.q_levels), dtype=torch.long, device=codes.device)
     seq = torch.cat([prefix, codes], dim=1)
     if not srnn.cond_dim:
         raise UsageError("this Scene2Wav was trained without a condition (samplernn.conditioning=none)")
