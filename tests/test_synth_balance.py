@@ -39,3 +39,31 @@ def test_confounders_still_happen():
     scenes = make_scenes(np.random.default_rng([1, 0]), float(cfg.movie_seconds), cfg)
     share = np.mean([s.confounded for s in scenes])
     assert 0.03 < share < 0.3
+
+
+def test_data_synth_prints_the_split_roles(tmp_path):
+    from click.testing import CliRunner
+
+    from s2w_models.cli import cli
+
+    res = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "synth",
+            "--out",
+            str(tmp_path),
+            "--minutes",
+            "0.4",
+            "--movies",
+            "2",
+            "--size",
+            "24x32",
+            "--quiet",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert any("synth02" in line and "| test" in line for line in lines)
+    assert any("synth01" in line and "train + val" in line for line in lines)
+    assert "positive scenes" in res.output and "train + val" in res.output
