@@ -36,7 +36,9 @@ PROTOCOL = REPO / "protocols" / "synthetic-small.yaml"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1.5 min of movie, a few epochs (< 2 min training)")
-    ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "learning.json")
+    ap.add_argument(
+        "--json", type=Path, default=None, help="default benchmarks/results/learning[-quick].json"
+    )
     ap.add_argument(
         "--work", type=Path, default=None, help="work folder (default benchmarks/results/learning/)"
     )
@@ -63,6 +65,10 @@ def main() -> int:
     from s2w_models.train import train_stage
 
     proto = load_protocol(PROTOCOL)
+    if args.json is None:
+        args.json = (
+            REPO / "benchmarks" / "results" / ("learning-quick.json" if args.quick else "learning.json")
+        )
     work = args.work or REPO / "benchmarks" / "results" / ("learning-quick" if args.quick else "learning")
     minutes = args.minutes or (1.5 if args.quick else 3.0)
     timings: dict[str, float] = {}
