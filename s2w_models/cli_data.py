@@ -200,6 +200,11 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
         log=lambda m: click.echo(m, err=True),
     )
     click.echo(f"wrote {len(folders)} movie(s) to {out}: {', '.join(f.name for f in folders)}")
+    from tabulate import tabulate
+
+    from .data.synth import scene_table
+
+    click.echo(tabulate(scene_table(out), headers="keys", tablefmt="github"))
     return EXIT_OK
 
 

@@ -286,6 +286,25 @@ class Stage:
         self.scfg = getattr(cfg.train, self.name)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
+    def make_optimizer(self, params) -> torch.optim.Optimizer:
+        """The stage's optimizer (`train.<stage>.optimizer`, lr, weight_decay, momentum) over `params`."""
+        c = self.scfg
+        if c.optimizer == "asgd":  # the paper's for the encoder; ASGD has no momentum
+            return torch.optim.ASGD(params, lr=c.lr, weight_decay=c.weight_decay)
+        if c.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        betas = (c.momentum, 0.999) if c.momentum > 0 else (0.9, 0.999)
+        return torch.optim.Adam(params, lr=c.lr, betas=betas, weight_decay=c.weight_decay)
+
+    def make_schedulers(self) -> None:
+        """`train.<stage>.scheduler = plateau`: ReduceLROnPlateau per optimizer, stepped on the validation loss."""
+        self.schedulers: dict[str, Any] = {}
+        if self.scfg.scheduler == "plateau":
+            for k, opt in self.optimizers.items():
+                self.schedulers[k] = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                    opt, mode="min", factor=self.scfg.plateau_factor, patience=self.scfg.plateau_patience
+                )
+
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
@@ -312,9 +331,8 @@ class CNNStage(Stage):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizers["main"] = torch.optim.Adam(
-            self.params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-        )
+        self.optimizers["main"] = self.make_optimizer(self.params)
+        self.make_schedulers()
 
     def _flat(self, b):
         fr = b["frames"]
@@ -357,9 +375,8 @@ class EncoderStage(Stage):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizers["main"] = torch.optim.Adam(
-            self.params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-        )
+        self.optimizers["main"] = self.make_optimizer(self.params)
+        self.make_schedulers()
 
     def _audio(self, b):
         return _crop(b["audio"], self.scfg.crop_samples, self.cfg.baseline.step)
@@ -406,13 +423,10 @@ class Scene2WavStage(Stage):
         m: Scene2Wav = self.model
         self.dec_params = m.decoder_parameters()
         self.enc_params = m.encoder_parameters()
-        self.optimizers["main"] = torch.optim.Adam(
-            self.dec_params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-        )
+        self.optimizers["main"] = self.make_optimizer(self.dec_params)
         if self.enc_params:
-            self.optimizers["encoder"] = torch.optim.Adam(
-                self.enc_params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-            )
+            self.optimizers["encoder"] = self.make_optimizer(self.enc_params)
+        self.make_schedulers()
         self.srnn: ConditionalSampleRNN = m.samplernn
 
     def codes(self, audio: torch.Tensor) -> torch.Tensor:
@@ -546,6 +560,26 @@ def build_stage_model(stage: str, cfg: Config, out_dir: Path, init: str | Path |
     return model, cfg
 
 
+V_STATS_CLIPS = 512  # training clips whose embeddings give the condition's mean and std
+
+
+@torch.no_grad()
+def _measure_v_stats(model: Scene2Wav, train_ds, dev: torch.device) -> None:
+    """Mean and std of the (frozen or initial) encoder's embeddings of the first training clips, in eval mode
+    (deterministic, the same on every process); stored in the model (`Scene2Wav.set_v_stats`)."""
+    n = min(len(train_ds), V_STATS_CLIPS)
+    if n < 2:
+        return
+    was = model.encoder.training
+    model.encoder.eval()
+    vs = [
+        model.encoder.embed(_batch(train_ds, list(range(i, min(i + 16, n))), dev)["frames"])
+        for i in range(0, n, 16)
+    ]
+    model.encoder.train(was)
+    model.set_v_stats(torch.cat(vs).float())
+
+
 # ---------------------------------------------------------------------------------------------- the loop
 def _restores_threads(fn):
     """Training may pin torch to fewer threads (cfg.train.threads); the caller's setting comes back after."""
@@ -613,6 +647,8 @@ def run_stage(
     else:
         model, cfg = build_stage_model(stage, cfg, out_dir, init)
     model.to(dev)
+    if payload is None and stage == "scene2wav" and cfg.samplernn.standardize_v:
+        _measure_v_stats(model, train_ds, dev)
     runner = STAGE_CLASSES[stage](cfg, model, dev, dist, amp)
     st = LoopState()
     if payload is not None:
@@ -625,6 +661,9 @@ def run_stage(
         st.done = bool(early)
         for k, opt in runner.optimizers.items():
             opt.load_state_dict(ts["optimizers"][k])
+        for k, sch in runner.schedulers.items():
+            if k in ts.get("schedulers", {}):
+                sch.load_state_dict(ts["schedulers"][k])
         _set_rng_state(ts["rng"][dist.rank] if isinstance(ts["rng"], list) else ts["rng"])
     logger = Logger(folder, dist.main, st.step if payload is not None else None)
 
@@ -674,6 +713,7 @@ def run_stage(
             ts = {
                 "loop": st.to_dict(),
                 "optimizers": {k: o.state_dict() for k, o in runner.optimizers.items()},
+                "schedulers": {k: o.state_dict() for k, o in runner.schedulers.items()},
                 "rng": rng,
             }
         save_checkpoint(path, model, cfg, meta, ts, kind=STAGE_MODEL[stage])
@@ -753,6 +793,10 @@ def run_stage(
                 else:
                     vals = {"val_loss": row["train_loss"]}
                 row.update(vals)
+                if not partial:
+                    for sch in runner.schedulers.values():
+                        sch.step(vals["val_loss"])
+                row["lr"] = runner.optimizers["main"].param_groups[0]["lr"]
                 improved = vals["val_loss"] < st.best_val
                 if improved:
                     st.best_val, st.best_epoch, st.bad_epochs = vals["val_loss"], st.epoch, 0
