@@ -9,44 +9,27 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import hashlib
 import io
 import json
 import os
 import platform
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from importlib import metadata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .io.files import atomic_write_bytes, atomic_write_text, sha256_file  # noqa: F401 - re-exported
+from .versions import package_versions
+
+#: the version of the layout of every result JSON s2w writes (recorded as `schema_version` in each)
+SCHEMA_VERSION = 1
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+# Every JSON document with a "provenance" key gets SCHEMA_VERSION as its first key when written (see
+# atomic_write_json); raise it when a key is renamed or removed or changes meaning.
+RESULT_KINDS = ("pam", "chords", "survey", "report")  # each has s2w_eval/schemas/<kind>.json
 
 
 def _json_default(obj: Any) -> Any:
@@ -65,11 +48,59 @@ def _json_default(obj: Any) -> Any:
 
 
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
+    return json.dumps(_finite(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write `obj` as strict JSON (NaN/inf as null). A result document (an object with "provenance") is
+    stamped with "schema_version" first, so that no writer can forget it."""
+    if isinstance(obj, Mapping) and "provenance" in obj and "schema_version" not in obj:
+        obj = {"schema_version": SCHEMA_VERSION, **obj}
     return atomic_write_text(path, to_json(_finite(obj)))
+
+
+def result_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a result file kind (RESULT_KINDS), shipped in the package."""
+    from importlib import resources
+
+    if kind not in RESULT_KINDS:
+        raise ValueError(f"unknown result kind {kind!r}; one of {', '.join(RESULT_KINDS)}")
+    return json.loads((resources.files("s2w_eval") / "schemas" / f"{kind}.json").read_text(encoding="utf-8"))
+
+
+def validate_result(doc: Any, kind: str, path: str | Path | None = None) -> None:
+    """Check a result document against its JSON Schema; DataError naming the first wrong key otherwise.
+
+    Uses the `jsonschema` package when installed (the [test] extra installs it). Without it only the
+    top-level keys the schema requires and their types are checked: a partial check, stated here, rather
+    than a new hard dependency for a check most users never run.
+    """
+    from .errors import DataError
+
+    schema = result_schema(kind)
+    fix = f"write it again with the s2w version that reads schema_version {SCHEMA_VERSION}"
+    try:
+        import jsonschema
+    except ImportError:
+        jsonschema = None
+    if jsonschema is not None:
+        validator = jsonschema.Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        if errors:
+            err = errors[0]
+            where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise DataError(f"not a valid {kind} result file: at {where}: {err.message}{more}", path, fix)
+        return
+    if not isinstance(doc, dict):
+        raise DataError(f"not a valid {kind} result file: not a JSON object", path, fix)
+    types = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float)}
+    for key in schema.get("required", []):
+        if key not in doc:
+            raise DataError(f"not a valid {kind} result file: missing key {key!r}", path, fix)
+        want = (schema.get("properties", {}).get(key) or {}).get("type")
+        if isinstance(want, str) and want in types and not isinstance(doc[key], types[want]):
+            raise DataError(f"not a valid {kind} result file: {key!r} is not of type {want}", path, fix)
 
 
 def _finite(obj: Any) -> Any:
@@ -136,42 +167,6 @@ def atomic_write_csv(
     path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
 ) -> Path:
     return atomic_write_text(path, rows_to_csv(rows, columns))
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
-
-
-_PACKAGES = (
-    "numpy",
-    "scipy",
-    "torch",
-    "librosa",
-    "soundfile",
-    "soxr",
-    "av",
-    "pandas",
-    "music21",
-    "cdpam",
-    "dpam",
-)
-
-
-def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def provenance(
