@@ -4,7 +4,7 @@ Naive baseline (the package README's pattern): for every (reference, output) pai
 librosa at 22050 Hz, and run `CDPAM.forward(wav_ref, wav_out)`: two fresh encoder passes per pair, autograd on
 (the package as shipped). The package's own class cannot be constructed on current torch (weights_only) and its
 loader fails on current numpy (np.float), so the baseline reproduces `forward` with the same network object.
-s2w: `score_run` on the same run, cold (empty embedding cache: each clip embedded once, the target's embedding
+s2w: the pam task on the runner (`run_task(run, PamTask([metric]), ...)`) on the same run, cold (empty embedding cache: each clip embedded once, the target's embedding
 shared by all conditions, inference mode) and warm (cache filled, a fresh output folder).
 Both must give the same distances (max abs difference < 1e-5).
 
@@ -76,13 +76,13 @@ def naive_network():
     return net.eval()
 
 
-def naive_scores(net, run) -> list[float]:
+def naive_scores(net, run) -> dict[tuple[str, str], float]:
     """The package README's pattern: per pair, load both clips and forward both through the network."""
     import librosa
     import torch
     import torch.nn.functional as F
 
-    out = []
+    out = {}
     for s in run.samples:
         ref_path = run.clip("target", s.id)
         for cond in sorted(c for c in run.conditions if c != "target"):
@@ -94,7 +94,7 @@ def naive_scores(net, run) -> list[float]:
             a2 = F.normalize(
                 net.base_encoder(torch.from_numpy(wav_out.astype(np.float32)[None, None]))[1], dim=1
             )
-            out.append(float(net.model_dist(a1, a2)[0].detach()))
+            out[(s.id, cond)] = float(net.model_dist(a1, a2)[0].detach())
     return out
 
 
@@ -216,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     from s2w_eval.features.cache import EmbeddingCache
     from s2w_eval.features.cdpam import CDPAMMetric
     from s2w_eval.io.runs import load_run
-    from s2w_eval.metrics.pam import score_run
     from s2w_eval.results import atomic_write_json, provenance
+    from s2w_eval.runner import run_task
+    from s2w_eval.tasks.pam import PamTask
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 samples x 3 conditions of 1 s (< 2 min)")
@@ -288,12 +289,12 @@ def main(argv: list[str] | None = None) -> int:
 
         cache = EmbeddingCache(tmp / "cache")
         t0 = time.perf_counter()
-        cold = score_run(run, [metric], tmp / "cold", cache=cache, progress=False)
+        cold = run_task(run, PamTask([metric]), tmp / "cold", cache=cache, progress=False)
         t_cold = time.perf_counter() - t0
         rss_s2w = peak_rss_mb()
 
         t0 = time.perf_counter()
-        warm = score_run(run, [metric], tmp / "warm", cache=cache, progress=False)
+        warm = run_task(run, PamTask([metric]), tmp / "warm", cache=cache, progress=False)
         t_warm = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -301,9 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         t_naive = time.perf_counter() - t0
         rss_naive = peak_rss_mb()
 
-        ours = [r["distance"] for r in cold.rows]
-        diff = float(np.max(np.abs(np.array(ours) - np.array(naive))))
-        diff_warm = float(np.max(np.abs(np.array([r["distance"] for r in warm.rows]) - np.array(ours))))
+        ours = {(r["sample"], r["condition"]): r["distance"] for r in cold.rows}
+        again = {(r["sample"], r["condition"]): r["distance"] for r in warm.rows}
+        assert set(ours) == set(naive) == set(again) and len(ours) == pairs
+        diff = max(abs(ours[k] - naive[k]) for k in ours)
+        diff_warm = max(abs(again[k] - ours[k]) for k in ours)
         assert warm.computed == pairs and cache.hits >= clips
         if not args.no_dpam:  # DPAM on the same clips (modern loader: 22050 Hz, as CDPAM)
             sys.path.insert(0, str(REPO / "benchmarks"))
