@@ -250,6 +250,8 @@ def spectral_shape(x: np.ndarray, sr: int) -> np.ndarray | None:
         sel = (freqs >= c * 2 ** (-1 / 6)) & (freqs < c * 2 ** (1 / 6))
         if np.any(sel):
             bands.append(power[sel].mean())
+    if not bands:  # a rate too low for the 63 Hz band
+        return None
     db = 10 * np.log10(np.asarray(bands) + 1e-20)
     return db - db.mean()
 
