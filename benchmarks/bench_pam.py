@@ -288,18 +288,18 @@ def main(argv: list[str] | None = None) -> int:
         )  # every pair: target + output, package forward; the bench's clips all have one length
 
         cache = EmbeddingCache(tmp / "cache")
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         cold = run_task(run, PamTask([metric]), tmp / "cold", cache=cache, progress=False)
-        t_cold = time.perf_counter() - t0
+        t_cold, c_cold = time.perf_counter() - t0, time.process_time() - c0
         rss_s2w = peak_rss_mb()
 
         t0 = time.perf_counter()
         warm = run_task(run, PamTask([metric]), tmp / "warm", cache=cache, progress=False)
         t_warm = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         naive = naive_scores(naive_network(), run)
-        t_naive = time.perf_counter() - t0
+        t_naive, c_naive = time.perf_counter() - t0, time.process_time() - c0
         rss_naive = peak_rss_mb()
 
         ours = {(r["sample"], r["condition"]): r["distance"] for r in cold.rows}
@@ -364,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(f"max |s2w - naive| = {diff:.2e}; warm vs cold = {diff_warm:.2e}")
+    print(
+        f"CPU time (all threads; on a shared machine less disturbed by neighbours than wall time): naive "
+        f"{c_naive:.1f} s, cold {c_cold:.1f} s, ratio {c_naive / c_cold:.2f}x; arithmetic ratio "
+        f"{macs_naive / macs_cold:.2f}x"
+    )
     per_s = encoder_multiply_adds(metric.encoder, 22050 * 10, strided=False) / 10
     print(
         f"encoder arithmetic (layer shapes): {per_s / 1e9:.1f} G multiply-adds per second of audio "
@@ -379,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         "cold_s": t_cold,
         "warm_s": t_warm,
         "cold_ratio": t_naive / t_cold,
+        "naive_cpu_s": c_naive,
+        "cold_cpu_s": c_cold,
+        "cold_cpu_ratio": c_naive / c_cold,
+        "arithmetic_ratio": macs_naive / macs_cold,
         "warm_ratio": t_naive / t_warm,
         "cdpam_pairs_per_s": pairs / t_cold,
         "max_abs_diff": diff,
