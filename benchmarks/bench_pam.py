@@ -4,7 +4,7 @@ Naive baseline (the package README's pattern): for every (reference, output) pai
 librosa at 22050 Hz, and run `CDPAM.forward(wav_ref, wav_out)`: two fresh encoder passes per pair, autograd on
 (the package as shipped). The package's own class cannot be constructed on current torch (weights_only) and its
 loader fails on current numpy (np.float), so the baseline reproduces `forward` with the same network object.
-s2w: `score_run` on the same run, cold (empty embedding cache: each clip embedded once, the target's embedding
+s2w: the pam task on the runner (`run_task(run, PamTask([metric]), ...)`) on the same run, cold (empty embedding cache: each clip embedded once, the target's embedding
 shared by all conditions, inference mode) and warm (cache filled, a fresh output folder).
 Both must give the same distances (max abs difference < 1e-5).
 
@@ -76,13 +76,13 @@ def naive_network():
     return net.eval()
 
 
-def naive_scores(net, run) -> list[float]:
+def naive_scores(net, run) -> dict[tuple[str, str], float]:
     """The package README's pattern: per pair, load both clips and forward both through the network."""
     import librosa
     import torch
     import torch.nn.functional as F
 
-    out = []
+    out = {}
     for s in run.samples:
         ref_path = run.clip("target", s.id)
         for cond in sorted(c for c in run.conditions if c != "target"):
@@ -94,7 +94,7 @@ def naive_scores(net, run) -> list[float]:
             a2 = F.normalize(
                 net.base_encoder(torch.from_numpy(wav_out.astype(np.float32)[None, None]))[1], dim=1
             )
-            out.append(float(net.model_dist(a1, a2)[0].detach()))
+            out[(s.id, cond)] = float(net.model_dist(a1, a2)[0].detach())
     return out
 
 
@@ -155,7 +155,7 @@ def bf16_deviation(run_dir: Path, seconds: float | None) -> dict:
             return F.normalize(feats[:, :512].float(), dim=1)[0].numpy()
 
     # the emulation against real (slow) autocast on a short clip
-    probe = f32.load(run.clip("target", run.samples[0].id))[:400]
+    probe = f32.load(run.clip("target", run.samples[0].id))[:200]
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         real = F.normalize(encode(f32.encoder, torch.from_numpy(probe)[None, None])[:, :512].float(), dim=1)
     emu_err = float(np.abs(real[0].numpy() - emb_bf16(probe)).max()) if not native else 0.0
@@ -216,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     from s2w_eval.features.cache import EmbeddingCache
     from s2w_eval.features.cdpam import CDPAMMetric
     from s2w_eval.io.runs import load_run
-    from s2w_eval.metrics.pam import score_run
     from s2w_eval.results import atomic_write_json, provenance
+    from s2w_eval.runner import run_task
+    from s2w_eval.tasks.pam import PamTask
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 samples x 3 conditions of 1 s (< 2 min)")
@@ -287,23 +288,25 @@ def main(argv: list[str] | None = None) -> int:
         )  # every pair: target + output, package forward; the bench's clips all have one length
 
         cache = EmbeddingCache(tmp / "cache")
-        t0 = time.perf_counter()
-        cold = score_run(run, [metric], tmp / "cold", cache=cache, progress=False)
-        t_cold = time.perf_counter() - t0
+        c0, t0 = time.process_time(), time.perf_counter()
+        cold = run_task(run, PamTask([metric]), tmp / "cold", cache=cache, progress=False)
+        t_cold, c_cold = time.perf_counter() - t0, time.process_time() - c0
         rss_s2w = peak_rss_mb()
 
         t0 = time.perf_counter()
-        warm = score_run(run, [metric], tmp / "warm", cache=cache, progress=False)
+        warm = run_task(run, PamTask([metric]), tmp / "warm", cache=cache, progress=False)
         t_warm = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         naive = naive_scores(naive_network(), run)
-        t_naive = time.perf_counter() - t0
+        t_naive, c_naive = time.perf_counter() - t0, time.process_time() - c0
         rss_naive = peak_rss_mb()
 
-        ours = [r["distance"] for r in cold.rows]
-        diff = float(np.max(np.abs(np.array(ours) - np.array(naive))))
-        diff_warm = float(np.max(np.abs(np.array([r["distance"] for r in warm.rows]) - np.array(ours))))
+        ours = {(r["sample"], r["condition"]): r["distance"] for r in cold.rows}
+        again = {(r["sample"], r["condition"]): r["distance"] for r in warm.rows}
+        assert set(ours) == set(naive) == set(again) and len(ours) == pairs
+        diff = max(abs(ours[k] - naive[k]) for k in ours)
+        diff_warm = max(abs(again[k] - ours[k]) for k in ours)
         assert warm.computed == pairs and cache.hits >= clips
         if not args.no_dpam:  # DPAM on the same clips (modern loader: 22050 Hz, as CDPAM)
             sys.path.insert(0, str(REPO / "benchmarks"))
@@ -361,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(f"max |s2w - naive| = {diff:.2e}; warm vs cold = {diff_warm:.2e}")
+    print(
+        f"CPU time (all threads; on a shared machine less disturbed by neighbours than wall time): naive "
+        f"{c_naive:.1f} s, cold {c_cold:.1f} s, ratio {c_naive / c_cold:.2f}x; arithmetic ratio "
+        f"{macs_naive / macs_cold:.2f}x"
+    )
     per_s = encoder_multiply_adds(metric.encoder, 22050 * 10, strided=False) / 10
     print(
         f"encoder arithmetic (layer shapes): {per_s / 1e9:.1f} G multiply-adds per second of audio "
@@ -376,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         "cold_s": t_cold,
         "warm_s": t_warm,
         "cold_ratio": t_naive / t_cold,
+        "naive_cpu_s": c_naive,
+        "cold_cpu_s": c_cold,
+        "cold_cpu_ratio": c_naive / c_cold,
+        "arithmetic_ratio": macs_naive / macs_cold,
         "warm_ratio": t_naive / t_warm,
         "cdpam_pairs_per_s": pairs / t_cold,
         "max_abs_diff": diff,
