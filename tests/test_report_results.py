@@ -24,7 +24,7 @@ from .test_report import make_run, write_survey
 def written(tmp_path_factory, cache_dir) -> Path:
     """Every result file written by the real commands: pam (CDPAM), chords, survey aggregate, report."""
     base = tmp_path_factory.mktemp("results")
-    run = make_run(base / "runs" / "demo")
+    run = make_run(base / "runs" / "demo", seconds=1.0)  # the quickstart protocol's clip length
     out = base / "reports"
     common = ["--protocol", "quickstart", "--out", str(out), "-q"]
     assert run_main(cli, ["pam", str(run), "--metric", "cdpam", "--cache-dir", str(cache_dir), *common]) == 0

@@ -234,6 +234,7 @@ def render_latex(report: Report, figure_dir: str = "figures") -> str:
         r"\usepackage{lmodern}",
         r"\usepackage{booktabs}",
         r"\usepackage{graphicx}",
+        r"\setlength{\emergencystretch}{3em}",  # long identifiers and hashes: stretch lines, never overrun
         r"\begin{document}",
         rf"\section*{{{tex_escape(report.title)}}}",
     ]

@@ -121,7 +121,7 @@ _TEX_ESCAPE = {
     "%": r"\%",
     "$": r"\$",
     "#": r"\#",
-    "_": r"\_",
+    "_": r"\_\allowbreak{}",  # identifiers like near_silent_rms_dbfs may break after an underscore
     "{": r"\{",
     "}": r"\}",
     "~": r"\textasciitilde{}",

@@ -38,6 +38,13 @@ def validity_by_condition(res: RunResults) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _threshold(v: Any) -> str:
+    """A threshold as written by the checks ({"value": -45.0, "unit": "dBFS"}) or a bare value."""
+    if isinstance(v, dict) and "value" in v:
+        return f"{v['value']} {v.get('unit', '')}".strip()
+    return str(v)
+
+
 def validity_section(res: RunResults) -> Section:
     sec = Section("Validity checks")
     by_cond = validity_by_condition(res)
@@ -60,7 +67,7 @@ def validity_section(res: RunResults) -> Section:
     sources = ", ".join(res.validity)
     text = f"Checked on every clip before scoring; recorded in {sources}."
     if thresholds:
-        text += " Thresholds: " + ", ".join(f"{k} = {v}" for k, v in thresholds.items()) + "."
+        text += " Thresholds: " + "; ".join(f"{k} = {_threshold(v)}" for k, v in thresholds.items()) + "."
     sec.blocks.append(text)
     return sec
 
