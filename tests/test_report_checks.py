@@ -331,3 +331,32 @@ def test_results_of_different_protocols_are_named(tmp_path):
     report, _ = build_report(res, max_figures=0)
     text = " ".join(str(b) for s in report.sections if s.title == "Overview" for b in s.blocks)
     assert "different protocols" in text and "cognimuse-3s 1.1" in text and "cognimuse-10s 1.1" in text
+
+
+def test_report_carries_the_runs_conditioning_diagnostics(tmp_path):
+    import json
+
+    from s2w_eval.report import build_report, load_results
+
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "samples.csv").write_text("sample,emotion\na,positive\n")
+    diag = {
+        "model": "scene2wav",
+        "preset": "tiny",
+        "clips": 8,
+        "split": "val",
+        "nll_true_bits": 5.1,
+        "nll_shuffled_bits": 5.1001,
+        "nll_gap_bits": 0.0001,
+        "verdict": "the condition is NOT used",
+        "notes": ["a tiny model cannot continue a chord"],
+    }
+    (run / "diagnostics.json").write_text(json.dumps(diag))
+    res = load_results(tmp_path / "reports" / "r", run_dir=run)
+    report, _ = build_report(res, max_figures=0)
+    (sec,) = [s for s in report.sections if s.title == "Conditioning diagnostics"]
+    text = " ".join(str(b) for b in sec.blocks)
+    assert "NOT used" in text and "cannot continue a chord" in text
+    table = next(b for b in sec.blocks if hasattr(b, "rows"))
+    assert ["shuffled - true: what the scene is worth (bits/sample)", "0.0001"] in table.rows

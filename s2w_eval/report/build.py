@@ -23,7 +23,7 @@ from .tables import fmt_ci as _ci
 from .tables import fmt_float as _f
 from .tables import fmt_pct as _pct
 from .tables import num as _num
-from .verdicts import add_cautions, rankings_section, validity_section
+from .verdicts import add_cautions, diagnostics_section, rankings_section, validity_section
 
 
 def _slug(text: str) -> str:
@@ -63,7 +63,8 @@ def build_report(res: RunResults, max_figures: int = 20) -> tuple[Report, list[F
     ranks = rankings_section(res, pam_summary(res)[0], _chord_accuracy)
     if ranks is not None:
         sections.append(ranks)
-    sections += [pam, chords, survey, audio, _provenance_section([res])]
+    diag = diagnostics_section(res)
+    sections += [pam, chords, survey, *([diag] if diag else []), audio, _provenance_section([res])]
     if res.problems:
         sections.insert(1, Section("Problems", [p.format() for p in res.problems]))
     report = Report(f"s2w report: {res.name}", _slug(res.name), sections, list(res.problems))

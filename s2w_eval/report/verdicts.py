@@ -14,9 +14,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from ..errors import Problem
 from .loading import RunResults
 from .model import Box, Report, Section
-from .tables import num
+from .tables import Table, fmt_float, num
 
 
 def validity_by_condition(res: RunResults) -> dict[str, dict[str, Any]]:
@@ -187,4 +188,48 @@ def rankings_section(res: RunResults, pam_summary: dict[str, Any], chord_accurac
         )
     elif not compared:
         sec.blocks.append("No two measures rank two or more common conditions: nothing to compare.")
+    return sec
+
+
+#: the measures of a diagnostics.json (written by `s2w-models diagnose`) shown in the report, with their meaning
+_DIAGNOSTIC_MEASURES = (
+    ("nll_true_bits", "NLL with each clip's own condition (bits/sample)"),
+    ("nll_shuffled_bits", "NLL with another clip's condition (bits/sample)"),
+    ("nll_gap_bits", "shuffled - true: what the scene is worth (bits/sample)"),
+    ("kl_opposite_nats", "KL between outputs for opposite-emotion scenes, same audio (nats/sample)"),
+    ("kl_same_nats", "KL between outputs for same-emotion scenes, same audio (nats/sample)"),
+    ("l1_true", "L1 with each clip's own embedding"),
+    ("l1_shuffled", "L1 with another clip's embedding"),
+    ("l1_gap", "shuffled - true"),
+    ("output_rms", "RMS of the generated audio"),
+)
+
+
+def diagnostics_section(res: RunResults) -> Section | None:
+    """How much the run's model uses the scene, from <run>/diagnostics.json when the run has one."""
+    import json
+
+    if res.run_dir is None or not (res.run_dir / "diagnostics.json").is_file():
+        return None
+    path = res.run_dir / "diagnostics.json"
+    sec = Section("Conditioning diagnostics")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        res.problems.append(Problem(str(path), f"unreadable diagnostics ({exc}); not shown"))
+        return None
+    docs = data if isinstance(data, list) else [data]
+    for d in docs:
+        if not isinstance(d, dict):
+            res.problems.append(Problem(str(path), "diagnostics of the wrong shape; not shown"))
+            return None
+        what = f"{d.get('model', '?')} ({d.get('preset', '?')} preset), {d.get('clips', '?')} clips of split {d.get('split', '?')}"
+        sec.blocks.append(f"{what}: {d.get('verdict', 'no verdict recorded')}.")
+        rows = [
+            [label, fmt_float(d[key], 4)] for key, label in _DIAGNOSTIC_MEASURES if d.get(key) is not None
+        ]
+        if rows:
+            sec.blocks.append(Table("Conditioning diagnostics", ["measure", "value"], rows, source=path.name))
+        for note in d.get("notes") or []:
+            sec.blocks.append(str(note))
     return sec
