@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -138,6 +139,10 @@ def test_survey_build_keeps_bad_clips_from_raters(tmp_path, loudness):
     res = build_survey(run, small_design(), seed=1, out=tmp_path / "s", media="audio", loudness=loudness)
     text = " ".join(p.format() for p in res.problems)
     assert "implausible sample rate 1 Hz" in text and "samples reach" in text
-    for f in (tmp_path / "s" / "media").iterdir():
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    headphone = {t["clip"] for t in manifest["headphone_check"]["trials"]}  # stereo test tones, not stimuli
+    stimuli = [f for f in (tmp_path / "s" / "media").iterdir() if f.name not in headphone]
+    assert stimuli
+    for f in stimuli:
         info = sf.info(str(f))
         assert info.samplerate == 8000 and info.duration < 1.0, f

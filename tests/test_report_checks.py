@@ -269,9 +269,11 @@ def test_one_table_renderer_every_format():
     assert t.column_align() == ["l", "d", "d", "l"]
     from tabulate import tabulate
 
-    for fmt in ("github", "plain", "simple"):  # text left, numbers right
+    for fmt, best in (("github", "**0.1234**"), ("plain", "0.1234*"), ("simple", "0.1234*")):
+        # text left, numbers right; the bold cell is marked in plain text
+        rows = [["a|b", "12", best, "[0.1, 0.2]"], t.rows[1]]
         want = tabulate(
-            t.rows, t.headers, fmt, disable_numparse=True, colalign=("left", "right", "right", "left")
+            rows, t.headers, fmt, disable_numparse=True, colalign=("left", "right", "right", "left")
         )
         assert render_table(t, fmt) == want
     assert render_table(t, "csv").splitlines() == [

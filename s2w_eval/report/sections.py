@@ -39,13 +39,32 @@ def public_path(value: Any, base: Path | None = None) -> str:
     text = str(value)
     p = Path(text)
     if not p.is_absolute():
-        return text
+        return _short(p) if _installed(p) else text
     for root in ([base] if base else []) + [Path.cwd()]:
         try:
-            return str(p.resolve().relative_to(root.resolve()))
+            rel = p.resolve().relative_to(root.resolve())
         except (ValueError, OSError):
             continue
+        return _short(rel) if _installed(rel) else str(rel)
+    return _short(p)
+
+
+def _installed(p: Path) -> bool:
+    """Whether `p` lies inside a virtual environment or an installed package (machine detail, not data)."""
+    return any(part in (".venv", "venv", "site-packages", "dist-packages") for part in p.parts)
+
+
+def _short(p: Path) -> str:
     return str(Path(*p.parts[-2:])) if len(p.parts) > 2 else p.name
+
+
+def _program(argv0: Any) -> str:
+    """The program of a recorded command line as its user typed it: `s2w-eval`, or `python -m pytest` for a
+    package's __main__.py (never the path of an installed script inside a virtual environment)."""
+    p = Path(str(argv0))
+    if p.name == "__main__.py" and p.parent.name:
+        return f"python -m {p.parent.name}"
+    return p.name or str(argv0)
 
 
 def _public_value(key: str, v: Any) -> str:
@@ -694,6 +713,6 @@ def _provenance_section(results: Sequence[RunResults]) -> Section:
         for rel, src in res.sources.items():
             argv = (src.provenance or {}).get("argv")
             if argv:
-                words = " ".join(public_path(a) for a in argv)
+                words = " ".join([_program(argv[0])] + [public_path(a) for a in argv[1:]])
                 sec.blocks.append(f"{res.name}/{rel} was written by: {words}")
     return sec
