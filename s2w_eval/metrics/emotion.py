@@ -1,0 +1,230 @@
+"""Emotion label schemes and the agreement of circle labels with them: pure functions.
+
+A *label scheme* says which emotion classes a data set's splices carry, and in which order (the index is the
+integer class the models train on). The same names are written in a dataset's and a run's `samples.csv`.
+
+- `valence2` (the paper's): `negative` (0), `positive` (1); positive iff valence >= 0.
+- `valence3` (the paper's future work, "adding a neutral class"): `negative` (0), `neutral` (1),
+  `positive` (2); neutral iff |valence| < the neutral band (default 0.1), else the sign decides. With a band
+  of 0 it is `valence2` (valence 0 is positive).
+- `quadrant` (valence x arousal, the authors' "2D" label, in their order): `negative-high` (0),
+  `negative-low` (1), `positive-low` (2), `positive-high` (3); positive iff valence >= 0, high iff arousal >= 0.
+
+Valence and arousal are on [-1, 1] (COGNIMUSE's scale; DEAP's 1-9 ratings map by (r - 5) / 4).
+
+The Emotional Circle of Fifths labels a clip `+`, `-` or `0` (a tie). It speaks of valence only: a class is
+expected to get the circle label of its valence (`positive` -> `+`, `negative` -> `-`, `neutral` -> `0`; a
+quadrant by its valence half). Under `valence3` the circle's `0` is the neutral class; under `valence2` and
+`quadrant` a `0` never agrees.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+CIRCLE_LABELS = ("-", "0", "+")
+DEFAULT_NEUTRAL_BAND = 0.1
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    name: str
+    #: class names; the index is the integer class the models train on
+    classes: tuple[str, ...]
+    description: str
+    uses_arousal: bool = False
+
+    @property
+    def neutral(self) -> str | None:
+        return "neutral" if "neutral" in self.classes else None
+
+    def index(self, cls: str) -> int:
+        try:
+            return self.classes.index(cls)
+        except ValueError:
+            raise ValueError(
+                f"{cls!r} is not a class of the {self.name} scheme ({', '.join(self.classes)})"
+            ) from None
+
+
+SCHEMES: dict[str, LabelScheme] = {
+    "valence2": LabelScheme(
+        "valence2", ("negative", "positive"), "the paper's binary valence: positive iff valence >= 0"
+    ),
+    "valence3": LabelScheme(
+        "valence3",
+        ("negative", "neutral", "positive"),
+        "negative / neutral / positive: neutral iff |valence| < the neutral band",
+    ),
+    "quadrant": LabelScheme(
+        "quadrant",
+        ("negative-high", "negative-low", "positive-low", "positive-high"),
+        "valence x arousal (the authors' 4-class order): positive iff valence >= 0, high iff arousal >= 0",
+        uses_arousal=True,
+    ),
+}
+DEFAULT_SCHEME = "valence2"
+#: every class name of every scheme (what a samples.csv `emotion` column may hold)
+ALL_CLASSES = tuple(dict.fromkeys(c for s in SCHEMES.values() for c in s.classes))
+
+
+def get_scheme(name: str | LabelScheme) -> LabelScheme:
+    if isinstance(name, LabelScheme):
+        return name
+    try:
+        return SCHEMES[str(name)]
+    except KeyError:
+        raise ValueError(f"unknown label scheme {name!r}; choose from {', '.join(SCHEMES)}") from None
+
+
+def scheme_of_classes(classes: Iterable[str]) -> LabelScheme | None:
+    """The smallest scheme holding every given class name (None when no scheme does)."""
+    wanted = set(classes)
+    for s in sorted(SCHEMES.values(), key=lambda s: len(s.classes)):
+        if wanted <= set(s.classes):
+            return s
+    return None
+
+
+def classify(
+    valence: float,
+    arousal: float | None,
+    scheme: str | LabelScheme,
+    neutral_band: float = DEFAULT_NEUTRAL_BAND,
+) -> str:
+    """The class of one splice from its valence (and arousal) on [-1, 1]."""
+    s = get_scheme(scheme)
+    v = float(valence)
+    if not math.isfinite(v):
+        raise ValueError(f"valence must be a finite number, got {valence!r}")
+    if s.name == "valence2":
+        return "positive" if v >= 0 else "negative"
+    if s.name == "valence3":
+        if not neutral_band >= 0:
+            raise ValueError(f"the neutral band must be >= 0, got {neutral_band!r}")
+        if abs(v) < neutral_band:
+            return "neutral"
+        return "positive" if v >= 0 else "negative"
+    a = float("nan") if arousal is None else float(arousal)
+    if not math.isfinite(a):
+        raise ValueError("the quadrant scheme needs an arousal value; none was given")
+    return f"{'positive' if v >= 0 else 'negative'}-{'high' if a >= 0 else 'low'}"
+
+
+def valence_of(cls: str) -> str:
+    """The valence part of any scheme's class: 'positive', 'negative' or 'neutral'."""
+    c = str(cls).strip().lower()
+    head = c.split("-", 1)[0]
+    out = {"positive": "positive", "negative": "negative", "neutral": "neutral"}.get(head)
+    if out is None or c not in ALL_CLASSES:
+        raise ValueError(f"unknown emotion class {cls!r} (known: {', '.join(ALL_CLASSES)})")
+    return out
+
+
+def intended_circle_label(cls: str) -> str:
+    """The circle label a class should get: '+' positive, '-' negative, '0' neutral (a quadrant by its valence)."""
+    return {"positive": "+", "negative": "-", "neutral": "0"}[valence_of(cls)]
+
+
+def circle_to_class(label: str, scheme: str | LabelScheme) -> str | None:
+    """The class a circle label names in a scheme: `+` positive, `-` negative, `0` neutral where the scheme has
+    it (else None: a tie names no class). Under `quadrant` the circle names only the valence half, so the result
+    is 'positive' / 'negative' (compare it with `valence_of` of the intended class)."""
+    s = get_scheme(scheme)
+    lab = str(label).strip()
+    if lab not in CIRCLE_LABELS:
+        raise ValueError(f"not a circle label: {label!r} (use +, - or 0)")
+    if lab == "0":
+        return s.neutral
+    return "positive" if lab == "+" else "negative"
+
+
+def _check(intended: Sequence[str], labels: Sequence[str], s: LabelScheme) -> None:
+    if len(intended) != len(labels):
+        raise ValueError(f"{len(intended)} intended classes but {len(labels)} circle labels")
+    for c in intended:
+        s.index(c)
+    for lab in labels:
+        if lab not in CIRCLE_LABELS:
+            raise ValueError(f"not a circle label: {lab!r} (use +, - or 0)")
+
+
+def confusion_matrix(
+    intended: Sequence[str], labels: Sequence[str], scheme: str | LabelScheme
+) -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray]:
+    """(rows, columns, counts): rows the scheme's classes (intended), columns the circle labels `-`, `0`, `+`
+    (what the circle said), counts int64 of shape (classes, 3)."""
+    s = get_scheme(scheme)
+    intended, labels = [str(c) for c in intended], [str(x).strip() for x in labels]
+    _check(intended, labels, s)
+    m = np.zeros((len(s.classes), len(CIRCLE_LABELS)), np.int64)
+    for c, lab in zip(intended, labels, strict=True):
+        m[s.index(c), CIRCLE_LABELS.index(lab)] += 1
+    return s.classes, CIRCLE_LABELS, m
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of k successes in n (scipy's); (nan, nan) when n == 0."""
+    if n <= 0:
+        return math.nan, math.nan
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def agreement_per_class(
+    intended: Sequence[str], labels: Sequence[str], scheme: str | LabelScheme, level: float = 0.95
+) -> list[dict[str, Any]]:
+    """Per intended class (and `all`): n, matches (the circle label equals the class's expected label), share,
+    Wilson CI. Classes with no sample get n = 0 and NaN share and bounds."""
+    s = get_scheme(scheme)
+    rows_, cols, m = confusion_matrix(intended, labels, s)
+    out = []
+    total_n = total_k = 0
+    for i, c in enumerate(rows_):
+        n = int(m[i].sum())
+        k = int(m[i, cols.index(intended_circle_label(c))])
+        total_n, total_k = total_n + n, total_k + k
+        lo, hi = wilson_interval(k, n, level)
+        out.append(
+            {
+                "class": c,
+                "expected_label": intended_circle_label(c),
+                "n": n,
+                "matches": k,
+                "share": k / n if n else math.nan,
+                "ci_low": lo,
+                "ci_high": hi,
+                "ci_level": level,
+            }
+        )
+    lo, hi = wilson_interval(total_k, total_n, level)
+    out.append(
+        {
+            "class": "all",
+            "expected_label": "",
+            "n": total_n,
+            "matches": total_k,
+            "share": total_k / total_n if total_n else math.nan,
+            "ci_low": lo,
+            "ci_high": hi,
+            "ci_level": level,
+        }
+    )
+    return out
+
+
+def class_counts(classes: Iterable[str], scheme: str | LabelScheme) -> dict[str, int]:
+    """{class: count} in the scheme's order (every class present, 0 when absent)."""
+    s = get_scheme(scheme)
+    counts = dict.fromkeys(s.classes, 0)
+    for c in classes:
+        s.index(c)
+        counts[c] += 1
+    return counts
