@@ -31,13 +31,13 @@ def label_options(f):
     )(f)
 
 
-def _count_table(rows) -> str:
-    """splices per split and class, in the order the classes first appear in the scheme."""
+def _count_table(rows, labels: str) -> str:
+    """splices per split and class of the label scheme."""
     from tabulate import tabulate
 
-    from s2w_eval.metrics.emotion import ALL_CLASSES
+    from s2w_eval.metrics.emotion import SCHEMES
 
-    classes = [c for c in ALL_CLASSES if any(r["emotion"] == c for r in rows)]
+    classes = SCHEMES[labels].classes
     counts: dict[str, dict[str, int]] = {}
     for r in rows:
         c = counts.setdefault(r["split"], dict.fromkeys(classes, 0))
@@ -158,7 +158,7 @@ def prepare_cmd(
         labels=labels,
         neutral_band=neutral_band,
     )
-    click.echo(_count_table(res.rows))
+    click.echo(_count_table(res.rows, labels))
     click.echo(
         f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
         f"dataset.json, shards/"
@@ -358,7 +358,7 @@ def deap_cmd(
         downmix=downmix,
         progress=not quiet,
     )
-    click.echo(_count_table(res.rows))
+    click.echo(_count_table(res.rows, labels))
     click.echo(
         f"prepared {len(res.prepared)} video(s), reused {len(res.reused)} (labels grouped by {group_by}); "
         f"wrote {res.out}/samples.csv, dataset.json, shards/"

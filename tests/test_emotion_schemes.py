@@ -128,3 +128,43 @@ def test_class_counts():
     }
     with pytest.raises(ValueError):
         class_counts(["neutral"], "valence2")
+
+
+def test_scheme_summary_of_chords_rows():
+    from s2w_eval.metrics.emotion import scheme_summary
+
+    rows = [
+        {"method": "m", "condition": c, "emotion": e, "label": lab}
+        for c, e, lab in [
+            ("target", "neutral", "0"),
+            ("target", "positive", "+"),
+            ("target", "negative", "+"),
+            ("baseline", "neutral", "-"),
+            ("baseline", "positive", "+"),
+            ("baseline", "negative", "-"),
+        ]
+    ]
+    out = scheme_summary(rows)
+    assert out["scheme"] == "valence3" and out["classes"] == ["negative", "neutral", "positive"]
+    tgt = {r["class"]: r for r in out["per_class"] if r["condition"] == "target"}
+    assert (tgt["neutral"]["matches"], tgt["negative"]["matches"], tgt["all"]["matches"]) == (1, 0, 2)
+    conf = {(r["condition"], r["intended"]): (r["-"], r["0"], r["+"]) for r in out["confusion"]}
+    assert conf[("baseline", "neutral")] == (1, 0, 0) and conf[("target", "negative")] == (0, 0, 1)
+    two = scheme_summary([r for r in rows if r["emotion"] != "neutral"])
+    assert two["scheme"] == "valence2"
+    with pytest.raises(ValueError, match="no single label scheme"):
+        scheme_summary([{**rows[0], "emotion": "positive-low"}, rows[0]])
+
+
+def test_runs_and_the_circle_accept_every_scheme_class(tmp_path):
+    from s2w_eval.io.runs import normalise_emotion, read_samples_csv
+    from s2w_eval.metrics.circle import emotion_label
+
+    for c in ALL_CLASSES:
+        assert normalise_emotion(c) == c
+        assert emotion_label(c) == intended_circle_label(c)
+    p = tmp_path / "samples.csv"
+    p.write_text("sample,emotion\na,neutral\nb,positive-high\nc,happy\n")
+    samples, problems = read_samples_csv(p)
+    assert [s.emotion for s in samples] == ["neutral", "positive-high"]
+    assert len(problems) == 1 and "'happy'" in problems[0].message

@@ -228,3 +228,42 @@ def class_counts(classes: Iterable[str], scheme: str | LabelScheme) -> dict[str,
         s.index(c)
         counts[c] += 1
     return counts
+
+
+def scheme_summary(
+    rows: Sequence[dict[str, Any]],
+    label_col: str = "label",
+    by: Sequence[str] = ("method", "condition"),
+    level: float = 0.95,
+    scheme: str | LabelScheme | None = None,
+) -> dict[str, Any]:
+    """Per group of `by` (chords.csv rows: `emotion` = the intended class, `label_col` = the circle label): the
+    agreement per class with Wilson CIs and the confusion matrix (intended class x circle label).
+
+    `scheme` defaults to the smallest scheme holding every intended class (a run of positive/negative samples
+    is `valence2`). Returns {scheme, classes, label_column, per_class: [...], confusion: [...]}, each list row
+    carrying the `by` keys."""
+    emotions = [str(r["emotion"]) for r in rows]
+    s = get_scheme(scheme) if scheme is not None else scheme_of_classes(emotions)
+    if s is None:
+        raise ValueError(f"the intended emotions {sorted(set(emotions))} belong to no single label scheme")
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
+    per_class: list[dict[str, Any]] = []
+    confusion: list[dict[str, Any]] = []
+    for key, rs in groups.items():
+        head = {**dict(zip(by, key, strict=True)), "label_column": label_col}
+        intended = [str(r["emotion"]) for r in rs]
+        labels = [str(r[label_col]) for r in rs]
+        per_class += [{**head, **row} for row in agreement_per_class(intended, labels, s, level)]
+        classes, cols, m = confusion_matrix(intended, labels, s)
+        for i, c in enumerate(classes):
+            confusion.append({**head, "intended": c, **{col: int(m[i, j]) for j, col in enumerate(cols)}})
+    return {
+        "scheme": s.name,
+        "classes": list(s.classes),
+        "label_column": label_col,
+        "per_class": per_class,
+        "confusion": confusion,
+    }
