@@ -206,11 +206,14 @@ def make_generator(model, kind: str, device: torch.device | str = "cpu", precisi
 
 # ---------------------------------------------------------------------------------------------- selection
 def select_samples(emotions: Sequence[str], n: int | None, seed: int) -> list[int]:
-    """Seeded selection balanced by emotion: indices (in dataset order) of n samples, n/2 per emotion.
+    """Seeded selection balanced by emotion: indices (in dataset order) of n samples, n/k per class.
 
-    Odd n: the extra one goes to the emotion the seed draws. When one emotion has too few samples, all of them
-    are taken and the rest comes from the other. Never looks at any output.
+    The classes are those of the label scheme holding the emotions (valence2: negative, positive; valence3 adds
+    neutral; quadrant has four). The n % k extra ones go to classes the seed draws. When a class has too few
+    samples, all of them are taken and the rest comes from the others, evenly. Never looks at any output.
     """
+    from s2w_eval.metrics.emotion import scheme_of_classes
+
     emotions = list(emotions)
     total = len(emotions)
     if n is None or n >= total:
@@ -218,17 +221,25 @@ def select_samples(emotions: Sequence[str], n: int | None, seed: int) -> list[in
     if n <= 0:
         raise UsageError(f"--n must be positive, got {n}")
     rng = np.random.default_rng(seed)
-    groups = {e: [i for i, x in enumerate(emotions) if x == e] for e in ("negative", "positive")}
-    want = {"negative": n // 2, "positive": n // 2}
-    if n % 2:
-        want["negative" if rng.random() < 0.5 else "positive"] += 1
-    for a, b in (("negative", "positive"), ("positive", "negative")):
+    scheme = scheme_of_classes(emotions)
+    classes = list(scheme.classes) if scheme is not None else sorted(set(emotions))
+    groups = {e: [i for i, x in enumerate(emotions) if x == e] for e in classes}
+    want = dict.fromkeys(classes, n // len(classes))
+    pool = list(classes)
+    for _ in range(n % len(classes)):  # one draw each (for two classes: negative iff < 0.5)
+        want[pool.pop(int(rng.random() * len(pool)))] += 1
+    for a in classes:
         short = want[a] - len(groups[a])
-        if short > 0:
-            want[a] -= short
-            want[b] += short
+        if short <= 0:
+            continue
+        want[a] -= short
+        while short > 0:  # one at a time, round the other classes that have samples to spare
+            spare = [b for b in classes if b != a and len(groups[b]) > want[b]]
+            for b in spare[:short]:
+                want[b] += 1
+                short -= 1
     chosen: list[int] = []
-    for e in ("negative", "positive"):
+    for e in classes:
         idx = groups[e]
         if want[e]:
             chosen.extend(int(i) for i in rng.choice(idx, size=want[e], replace=False))

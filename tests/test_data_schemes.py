@@ -110,3 +110,21 @@ def test_quadrant_needs_arousal(tmp_path):
         prepare(src, tmp_path / "ds", size=(16, 16), labels="quadrant", progress=False)
     res = prepare(src, tmp_path / "ds", size=(16, 16), labels="valence3", progress=False)
     assert {r["emotion"] for r in res.rows} == {"positive"}
+
+
+def test_generation_selection_balances_every_class():
+    from collections import Counter
+
+    from s2w_models.generate import select_samples
+
+    emos = ["negative"] * 10 + ["neutral"] * 3 + ["positive"] * 10
+    assert Counter(emos[i] for i in select_samples(emos, 9, seed=0)) == {
+        "negative": 3,
+        "neutral": 3,
+        "positive": 3,
+    }
+    # too few neutral ones: all taken, the rest shared by the others
+    got = Counter(emos[i] for i in select_samples(emos, 14, seed=0))
+    assert got["neutral"] == 3 and {got["negative"], got["positive"]} == {5, 6}
+    quad = ["negative-high", "negative-low", "positive-low", "positive-high"] * 5
+    assert set(Counter(quad[i] for i in select_samples(quad, 8, seed=4)).values()) == {2}
