@@ -231,3 +231,43 @@ def test_the_cnn_head_follows_the_scheme(tmp_path, ratings, videos):
     model, cfg, _ = load_model(tmp_path / "run" / "cnn" / "last.pt")
     assert cfg.data.labels == "quadrant" and cfg.cnn.n_classes == 4 and model.fc.out_features == 4
     assert cfg.data.classes == ("negative-high", "negative-low", "positive-low", "positive-high")
+
+
+def test_test_splices_from_other_videos(tmp_path, ratings, videos):
+    highlights = tmp_path / "highlights"
+    highlights.mkdir()
+    make_video(highlights / "1.mp4", 4.0, (30, 220, 30))
+    out = tmp_path / "ds"
+    argv = ["data", "deap", str(ratings), str(videos), "--out", str(out), "--ids", "1", "--quiet"]
+    argv += [
+        "--test-videos",
+        str(highlights),
+        "--train-splices",
+        "all",
+        "--val-fraction",
+        "0",
+        "--size",
+        "16",
+    ]
+    assert run_main(cli, argv) == 0
+    samples = pd.read_csv(out / "samples.csv")
+    test = samples[samples.split == "test"]
+    assert test["sample"].tolist() == ["deap01_test_00000"] and test.shard.tolist() == ["deap01_test"]
+    assert (samples.split == "train").sum() == 2  # every splice of the "raw" video: none held back
+    ds = SpliceDataset(out, "test")
+    green = ds.arrays(0)[0]
+    assert abs(float(np.median(green[:, 0])) / 255 - 1 / 3) < 0.02  # hue of green: the highlight's frames
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["deap"]["overlap"] is False and meta["deap"]["test_videos"] == str(highlights.resolve())
+
+
+def test_deap_protocol():
+    from s2w_eval.protocols import load_protocol
+
+    p = load_protocol("deap-3s")
+    assert (
+        p.duration == 3.0
+        and p.sample_rate == 16000
+        and list(p.conditions) == ["target", "baseline", "scene2wav"]
+    )
+    assert "data deap" in p.data["preparation"]
