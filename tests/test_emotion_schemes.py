@@ -168,3 +168,26 @@ def test_runs_and_the_circle_accept_every_scheme_class(tmp_path):
     samples, problems = read_samples_csv(p)
     assert [s.emotion for s in samples] == ["neutral", "positive-high"]
     assert len(problems) == 1 and "'happy'" in problems[0].message
+
+
+def test_chords_scores_a_run_of_valence3_classes(tmp_path):
+    import json
+
+    from s2w_eval.cli import cli
+    from s2w_eval.clikit import run_main
+    from s2w_eval.io.audio import write_wav
+
+    from .chords_synth import make_clip
+
+    run = tmp_path / "v3run"
+    (run / "target").mkdir(parents=True)
+    (run / "samples.csv").write_text("sample,emotion\nA,positive\nS,neutral\n")
+    c = make_clip("chords", 3.0, 16000, np.random.default_rng(1))
+    write_wav(run / "target" / "A.wav", c.audio, c.sr)
+    write_wav(run / "target" / "S.wav", np.zeros(16000, np.float32), 16000)  # silent: the circle says 0
+    assert run_main(cli, ["chords", str(run), "--out", str(tmp_path / "rep"), "-q"]) == 0
+    doc = json.loads((tmp_path / "rep" / "v3run" / "chords.json").read_text())
+    neutral = [
+        r for r in doc["match_by_emotion"] if r["emotion"] == "neutral" and r["label_column"] == "label"
+    ]
+    assert neutral and all(r["n"] == 1 and r["matches"] == 1 for r in neutral)  # a tie is the neutral class
