@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import click
 
 from .errors import EXIT_DATA, EXIT_OK, EXIT_USAGE, Problem, S2WError
+from .vocab import did_you_mean  # noqa: F401 - re-exported
 
 
 class LazyGroup(click.Group):
@@ -31,12 +32,13 @@ class LazyGroup(click.Group):
 
 
 def report_problems(problems: Sequence[Problem], stream=None) -> int:
-    """Print each problem on its own line; return the exit code they imply (0 or 1)."""
+    """Print each problem (and warning) on its own line; return the exit code they imply (0 or 1)."""
     stream = stream or sys.stderr
     for p in problems:
-        click.echo(f"error: {p.format()}", file=stream)
-    if problems:
-        click.echo(f"{len(problems)} problem(s); everything else was processed.", file=stream)
+        click.echo(f"{'warning' if p.warning else 'error'}: {p.format()}", file=stream)
+    errors = sum(1 for p in problems if not p.warning)
+    if errors:
+        click.echo(f"{errors} problem(s); everything else was processed.", file=stream)
         return EXIT_DATA
     return EXIT_OK
 
@@ -78,14 +80,7 @@ def parse_list(
     return items
 
 
-def did_you_mean(name: str, options: Sequence[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-TABLE_FORMATS = ("github", "latex", "csv", "plain", "simple")
+TABLE_FORMATS = ("github", "latex", "csv", "plain", "simple", "json")
 
 
 def scoring_options(f: Callable) -> Callable:
@@ -103,6 +98,7 @@ def scoring_options(f: Callable) -> Callable:
             "--long", is_flag=True, help="Use the 10 s protocol (cognimuse-10s; the paper's 10 s tables)."
         ),
         click.option(
+            "-o",
             "--out",
             "out_root",
             type=click.Path(path_type=Path),
@@ -116,7 +112,7 @@ def scoring_options(f: Callable) -> Callable:
             type=click.Choice(TABLE_FORMATS),
             default="github",
             show_default=True,
-            help="Console table format.",
+            help="Console output: a table format, or json (the result documents, on stdout).",
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
     ]
@@ -130,3 +126,48 @@ def main_factory(cli: click.Group) -> Callable[[], None]:
         sys.exit(run_main(cli))
 
     return main
+
+
+_SOURCES = {
+    "given": "as given",
+    "long": "the 10 s protocol, as asked",
+    "run": "recorded in the run's sidecars",
+    "default": "the default: none given, none recorded in the run",
+}
+
+
+def score_printer(fmt: str, quiet: bool) -> Callable:
+    """The callback `api.score` calls as each run is scored: the protocol used, the tables, a count line."""
+
+    def on_run(res, resolved) -> None:
+        p = resolved.protocol
+        click.echo(f"{res.run.name}: protocol {p.name} {p.version} ({_SOURCES[resolved.source]})", err=True)
+        if fmt != "json":
+            click.echo(res.task.format_tables(res.rows, res.doc, fmt, res.run.name))
+        c = res.counts
+        if not quiet or c["computed"] or c["rows"] < c["expected"]:
+            click.echo(
+                f"{res.run.name}: {c['rows']} of {c['expected']} {res.task.unit}s scored ({c['computed']} "
+                f"computed, {c['reused']} reused) -> {res.csv_path}",
+                err=True,
+            )
+
+    return on_run
+
+
+def finish_scores(scores, fmt: str) -> int:
+    """After `api.score`: the JSON documents (with --format json), every problem, and the exit code."""
+    if fmt == "json":
+        from .results import to_json
+
+        click.echo(
+            to_json(
+                {
+                    "task": scores.task,
+                    "results": [r.doc for r in scores.results],
+                    "problems": [p.format() for p in scores.problems],
+                }
+            ),
+            nl=False,
+        )
+    return report_problems(scores.problems)

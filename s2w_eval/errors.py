@@ -1,6 +1,6 @@
 """Error types shared by every command.
 
-Exit codes (DESIGN.md section 6): 0 done, 1 some input was bad (named, the rest done), 2 usage error.
+Exit codes: 0 done, 1 some input was bad (named, the rest done), 2 usage error.
 Every message names the file at fault and, where one exists, the fix.
 """
 
@@ -44,6 +44,14 @@ class DataError(S2WError):
     exit_code = EXIT_DATA
 
 
+class SilentAudioError(DataError):
+    """An audio file holds only zeros: not scoreable by a distance, but a valid (silent) answer to label."""
+
+
+class DeviceError(UsageError):
+    """A compute device was asked for that this machine does not have."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """A bad input found while the rest of the work goes on; reported at the end, exit code 1."""
@@ -51,6 +59,8 @@ class Problem:
     path: str
     message: str
     fix: str | None = None
+    #: a warning is reported and recorded like a problem but does not make the exit code 1
+    warning: bool = False
 
     def format(self) -> str:
         text = f"{self.path}: {self.message}"
@@ -61,3 +71,8 @@ class Problem:
     @classmethod
     def from_error(cls, err: S2WError) -> Problem:
         return cls(err.path or "?", err.message, err.fix)
+
+
+def exit_code_of(problems) -> int:
+    """1 when any problem is not a warning, else 0."""
+    return EXIT_DATA if any(not p.warning for p in problems) else EXIT_OK

@@ -22,27 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, Problem, UsageError
-from .audio import AUDIO_EXTENSIONS
+from ..vocab import AUDIO_EXTENSIONS, EMOTIONS, VIDEO_EXTENSIONS, normalise_emotion  # noqa: F401 - re-exported
 
-EMOTIONS = ("positive", "negative")
-_EMOTION_ALIASES = {
-    "positive": "positive",
-    "pos": "positive",
-    "+": "positive",
-    "1": "positive",
-    "negative": "negative",
-    "neg": "negative",
-    "-": "negative",
-    "0": "negative",
-    # the other classes of the label schemes (s2w_eval.metrics.emotion; tests keep the two lists equal)
-    "neutral": "neutral",
-    "negative-high": "negative-high",
-    "negative-low": "negative-low",
-    "positive-low": "positive-low",
-    "positive-high": "positive-high",
-}
 RESERVED_DIRS = ("scenes",)
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 
 
 @dataclass(frozen=True)
@@ -75,10 +57,6 @@ class Run:
 
     def clip(self, condition: str, sample_id: str) -> Path | None:
         return self.conditions.get(condition, {}).get(sample_id)
-
-
-def normalise_emotion(value: str) -> str | None:
-    return _EMOTION_ALIASES.get(str(value).strip().lower())
 
 
 def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ..vocab import SCHEME_CLASSES
+
 CIRCLE_LABELS = ("-", "0", "+")
 DEFAULT_NEUTRAL_BAND = 0.1
 
@@ -54,16 +56,16 @@ class LabelScheme:
 
 SCHEMES: dict[str, LabelScheme] = {
     "valence2": LabelScheme(
-        "valence2", ("negative", "positive"), "the paper's binary valence: positive iff valence >= 0"
+        "valence2", SCHEME_CLASSES["valence2"], "the paper's binary valence: positive iff valence >= 0"
     ),
     "valence3": LabelScheme(
         "valence3",
-        ("negative", "neutral", "positive"),
+        SCHEME_CLASSES["valence3"],
         "negative / neutral / positive: neutral iff |valence| < the neutral band",
     ),
     "quadrant": LabelScheme(
         "quadrant",
-        ("negative-high", "negative-low", "positive-low", "positive-high"),
+        SCHEME_CLASSES["quadrant"],
         "valence x arousal (the authors' 4-class order): positive iff valence >= 0, high iff arousal >= 0",
         uses_arousal=True,
     ),
