@@ -170,7 +170,7 @@ def test_runs_and_the_circle_accept_every_scheme_class(tmp_path):
     assert len(problems) == 1 and "'happy'" in problems[0].message
 
 
-def test_chords_scores_a_run_of_valence3_classes(tmp_path):
+def test_chords_scores_a_run_of_valence3_classes(tmp_path, capsys):
     import json
 
     from s2w_eval.cli import cli
@@ -185,9 +185,17 @@ def test_chords_scores_a_run_of_valence3_classes(tmp_path):
     c = make_clip("chords", 3.0, 16000, np.random.default_rng(1))
     write_wav(run / "target" / "A.wav", c.audio, c.sr)
     write_wav(run / "target" / "S.wav", np.zeros(16000, np.float32), 16000)  # silent: the circle says 0
-    assert run_main(cli, ["chords", str(run), "--out", str(tmp_path / "rep"), "-q"]) == 0
+    assert run_main(cli, ["chords", str(run), "--out", str(tmp_path / "rep")]) == 0
+    printed = capsys.readouterr().out
+    assert "agreement per intended class, valence3 scheme" in printed and "confusion matrix" in printed
     doc = json.loads((tmp_path / "rep" / "v3run" / "chords.json").read_text())
     neutral = [
         r for r in doc["match_by_emotion"] if r["emotion"] == "neutral" and r["label_column"] == "label"
     ]
     assert neutral and all(r["n"] == 1 and r["matches"] == 1 for r in neutral)  # a tie is the neutral class
+    es = doc["emotion_classes"]["label"]
+    assert es["scheme"] == "valence3" and es["classes"] == ["negative", "neutral", "positive"]
+    per = {(r["method"], r["class"]): r for r in es["per_class"]}
+    assert all(per[(m, "neutral")]["matches"] == 1 for m, _ in per)
+    conf = [r for r in es["confusion"] if r["intended"] == "neutral"]
+    assert conf and all((r["-"], r["0"], r["+"]) == (0, 1, 0) for r in conf)

@@ -2,7 +2,9 @@
 
 Rows: one per sample x condition x method (chords.csv), from metrics.chords.detection_row; per clip a notes
 .lab, a chords .lab (mir_eval style) and a MIDI file under clips/<condition>/. Summary: metrics.chords.summarize
-(label = intended emotion shares with Wilson CIs, agreement between conditions).
+(label = intended emotion shares with Wilson CIs, agreement between conditions), and per label rule the run's
+label scheme (valence2, valence3, quadrant: metrics.emotion) with the agreement per intended class (Wilson CIs)
+and the confusion matrix intended class x circle label.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..errors import DataError, Problem, S2WError, SilentAudioError
 from ..features.detect import detect, get_method, params_hash, silent_detection
 from ..io.audio import load_audio, probe_audio
 from ..metrics import chords as chordmetrics
+from ..metrics import emotion as emotionmetrics
 from ..names import safe_stem
 from .base import Context, Item, Task, items_of
 
@@ -143,6 +146,7 @@ class ChordsTask(Task):
     def summarize(self, rows, ctx: Context) -> dict[str, Any]:
         summary = chordmetrics.summarize(rows, self.scored_conditions, self.level)
         summary["primary_label"] = self.primary
+        summary["emotion_classes"] = emotion_classes(rows, self.level)
         return summary
 
     def document(self, rows, summary, ctx: Context) -> dict[str, Any]:
@@ -165,6 +169,56 @@ class ChordsTask(Task):
 
     def format_tables(self, rows, doc, fmt: str, title: str) -> str:
         return format_tables(rows, doc, self.scored_conditions, fmt, title, self.primary)
+
+
+def emotion_classes(rows, level: float = 0.95) -> dict[str, Any]:
+    """Per label rule: metrics.emotion.scheme_summary (scheme, per-class agreement, confusion matrix); when the
+    intended emotions mix classes of different schemes, {"error": why} instead."""
+    if not rows:
+        return {}
+    try:
+        return {
+            col: emotionmetrics.scheme_summary(rows, col, ("method", "condition"), level)
+            for col in chordmetrics.LABEL_COLUMNS
+        }
+    except ValueError as exc:
+        return {"error": str(exc)}
+
+
+def _class_tables(summary, fmt: str, title: str, primary: str) -> list[str]:
+    from tabulate import tabulate
+
+    es = (summary.get("emotion_classes") or {}).get(primary)
+    if not es:
+        return []
+    per = [
+        {
+            "method": r["method"],
+            "condition": r["condition"],
+            "intended": r["class"],
+            "expects": r["expected_label"],
+            "n": r["n"],
+            "agree": f"{r['matches']}/{r['n']}" + (f" ({r['share']:.0%})" if r["n"] else ""),
+            "95% CI": f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]" if r["n"] else "",
+        }
+        for r in es["per_class"]
+        if r["class"] != "all"
+    ]
+    conf = [
+        {
+            "method": r["method"],
+            "condition": r["condition"],
+            "intended": r["intended"],
+            **{k: r[k] for k in "-0+"},
+        }
+        for r in es["confusion"]
+    ]
+    return [
+        f"\n{title}: agreement per intended class, {es['scheme']} scheme ({primary}, Wilson 95% CI)",
+        tabulate(per, headers="keys", tablefmt=fmt),
+        f"\n{title}: confusion matrix, intended class x circle label ({primary})",
+        tabulate(conf, headers="keys", tablefmt=fmt),
+    ]
 
 
 def format_tables(rows, summary, conditions, fmt: str, title: str, primary: str = "label") -> str:
@@ -200,6 +254,7 @@ def format_tables(rows, summary, conditions, fmt: str, title: str, primary: str 
             )
         parts.append(f"\n{title}: share of clips whose label equals the intended emotion (Wilson 95% CI)")
         parts.append(tabulate(table, headers="keys", tablefmt=fmt))
+    parts += _class_tables(summary, fmt, title, primary)
     agree = [a for a in summary["agreement"] if a["label_column"] == primary]
     if agree:
         parts.append(f"\n{title}: agreement between conditions ({primary})")
