@@ -44,7 +44,16 @@ RESULT_FILES = (
     "survey/preferences.csv",
     "survey/survey.json",
 )
-_EMOTION_SIGN = {"positive": "+", "negative": "-"}
+
+
+def _intended_sign(emotion: Any) -> str | None:
+    """The circle label an intended class should get (+, -, 0 for neutral; a quadrant by its valence)."""
+    from .metrics.circle import emotion_label
+
+    try:
+        return emotion_label(str(emotion))
+    except ValueError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------ document model
@@ -407,7 +416,7 @@ def _chord_accuracy(rows: list[dict[str, str]], cond: str, method: str | None) -
         lab = normalise_label(r.get("label"))
         if lab in counts:
             counts[lab] += 1
-        want = _EMOTION_SIGN.get(str(r.get("emotion", "")).strip().lower())
+        want = _intended_sign(r.get("emotion", ""))
         if want is None or not lab:
             continue
         n += 1
@@ -453,7 +462,7 @@ def _chords_section(res: RunResults) -> Section:
             "bold = agrees with the intended emotion.",
         )
         for i, s in enumerate(samples):
-            want = _EMOTION_SIGN.get(str(emo.get(s, "")).lower(), "")
+            want = _intended_sign(emo.get(s, "")) or ""
             line = [s, want or emo.get(s, "")]
             for j, c in enumerate(conds):
                 r = cell.get((s, c))
@@ -468,7 +477,8 @@ def _chords_section(res: RunResults) -> Section:
             ["condition", "n", "agree", "accuracy", "Wilson 95% CI", "binomial p (vs 50%)", "+", "0", "-"],
             [],
             source=src + " (accuracy and CIs computed by the report from the per-clip labels)",
-            note="A 0 (tie) label never agrees: the paper's intended emotions are + or -.",
+            note="A 0 (tie) label agrees only with a neutral intended class (valence3 scheme); the paper's "
+            "intended emotions are + or -.",
         )
         for c in conds:
             a = _chord_accuracy(rows, c, method)
@@ -514,7 +524,46 @@ def _chords_section(res: RunResults) -> Section:
                     ]
                 )
             sec.blocks.append(t)
+        sec.blocks += _class_tables(res, method, mname)
     return sec
+
+
+def _class_tables(res: RunResults, method: str, mname: str) -> list[Table]:
+    """chords.json's per-class agreement and confusion matrix (its label scheme, the primary label)."""
+    doc = res.chords or {}
+    es = (doc.get("emotion_classes") or {}).get(doc.get("primary_label") or "label")
+    if not isinstance(es, dict) or not es.get("per_class"):
+        return []
+    src = _source_note(res, "chords.json")
+    mine = [r for r in es["per_class"] if not method or r.get("method") == method]
+    per = Table(
+        f"Agreement per intended class, {es.get('scheme')} scheme{mname}",
+        ["condition", "intended", "expects", "n", "agree", "share", "Wilson CI"],
+        [
+            [
+                str(r.get("condition", "")),
+                str(r.get("class", "")),
+                str(r.get("expected_label", "")),
+                str(r.get("n", "")),
+                str(r.get("matches", "")),
+                _pct(r.get("share")),
+                _ci(r.get("ci_low"), r.get("ci_high"), 3),
+            ]
+            for r in mine
+        ],
+        source=src,
+    )
+    conf = Table(
+        f"Confusion matrix, intended class x circle label{mname}",
+        ["condition", "intended", "-", "0", "+"],
+        [
+            [str(r.get("condition", "")), str(r.get("intended", ""))] + [str(r.get(k, "")) for k in "-0+"]
+            for r in es.get("confusion") or []
+            if not method or r.get("method") == method
+        ],
+        source=src,
+    )
+    return [per, conf]
 
 
 def _bold_best(t: Table, col: int) -> None:

@@ -199,3 +199,8 @@ def test_chords_scores_a_run_of_valence3_classes(tmp_path, capsys):
     assert all(per[(m, "neutral")]["matches"] == 1 for m, _ in per)
     conf = [r for r in es["confusion"] if r["intended"] == "neutral"]
     assert conf and all((r["-"], r["0"], r["+"]) == (0, 1, 0) for r in conf)
+    # the report follows the scheme: the tie agrees with neutral, per-class and confusion tables
+    rep = tmp_path / "rep" / "v3run"
+    assert run_main(cli, ["report", str(rep), "--format", "md", "--max-figures", "0"]) == 0
+    md = (rep / "report.md").read_text()
+    assert "Agreement per intended class, valence3 scheme" in md and "Confusion matrix, intended class" in md
