@@ -271,3 +271,39 @@ def test_deap_protocol():
         and list(p.conditions) == ["target", "baseline", "scene2wav"]
     )
     assert "data deap" in p.data["preparation"]
+
+
+def test_authors_counts_through_prepare(tmp_path, ratings):
+    """Their grouping and overlap on 38 short videos (1 s splices, to stay fast): 84 + 30 test splices and
+    560 + 200 training splices, exactly as they report for the one-minute highlights."""
+    from s2w_models.data.deap import prepare_deap
+
+    vids = tmp_path / "v"
+    vids.mkdir()
+    sr = 8000
+    for v in [v for v in range(1, 41) if v not in (17, 18)]:
+        frames = np.full((200, 16, 16, 3), 6 * v, np.uint8)  # 20 s at 10 fps
+        sound = (0.1 * np.sin(2 * np.pi * 220 * np.arange(20 * sr) / sr)).astype(np.float32)[:, None]
+        write_video(vids / f"{v}.mp4", frames, 10, sound, sr)
+    res = prepare_deap(
+        ratings,
+        vids,
+        tmp_path / "ds",
+        seconds=1,
+        group_by="trial",
+        overlap=True,
+        val_fraction=0,
+        size=(8, 8),
+        progress=False,
+    )
+    assert not res.problems and len(res.prepared) == 38
+    df = pd.DataFrame(res.rows)
+    counts = df.groupby(["split", "emotion"]).size().to_dict()
+    assert counts == {
+        ("test", "positive"): 84,
+        ("test", "negative"): 30,
+        ("train", "positive"): 560,
+        ("train", "negative"): 200,
+    }
+    neg = sorted({int(m[4:]) for m in df[df.emotion == "negative"].movie})
+    assert tuple(neg) == AUTHORS_NEGATIVE
