@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import click
 
@@ -44,7 +46,18 @@ def report_problems(problems: Sequence[Problem], stream=None) -> int:
 
 
 def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
-    """Run a click group with s2w's exit codes: 0 ok, 1 data error, 2 usage error; no traceback for a user error."""
+    """Run a click group with s2w's exit codes: 0 ok, 1 data error, 2 usage error; no traceback for a user error.
+
+    Warnings that third-party libraries raise while a command runs (librosa, audioread, torch...) are collected
+    and reported once each at the end, after the command's own output, instead of interleaving with it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        code = _run(cli, argv)
+    _report_warnings(caught)
+    return code
+
+
+def _run(cli: click.Group, argv: Sequence[str] | None) -> int:
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except click.exceptions.Abort:
@@ -54,7 +67,7 @@ def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
         exc.show()
         return EXIT_USAGE
     except S2WError as exc:
-        click.echo(f"error: {exc.format()}", err=True)
+        click.echo(f"error: {exc.format(as_option=True)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted; finished items are kept, rerun the same command to resume", err=True)
@@ -62,6 +75,32 @@ def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
     if isinstance(rv, int):
         return rv
     return EXIT_OK
+
+
+def _report_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for w in caught:
+        module = Path(w.filename).parts
+        origin = next((part for part in module if part in _KNOWN_SOURCES), Path(w.filename).stem)
+        key = (origin, f"{w.category.__name__}: {w.message}")
+        seen[key] = seen.get(key, 0) + 1
+    for (origin, text), n in seen.items():
+        times = f" ({n} times)" if n > 1 else ""
+        click.echo(f"warning from {origin}: {text.splitlines()[0]}{times}", err=True)
+
+
+_KNOWN_SOURCES = (
+    "librosa",
+    "audioread",
+    "torch",
+    "torchaudio",
+    "music21",
+    "numpy",
+    "scipy",
+    "sklearn",
+    "av",
+    "soxr",
+)
 
 
 def parse_list(
@@ -88,7 +127,6 @@ def scoring_options(f: Callable) -> Callable:
 
     They arrive as the parameters protocol, long, out_root, fmt, quiet.
     """
-    from pathlib import Path
 
     options = [
         click.option(

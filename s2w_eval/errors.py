@@ -19,14 +19,29 @@ class S2WError(Exception):
 
     exit_code = EXIT_DATA
 
-    def __init__(self, message: str, path: str | Path | None = None, fix: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        path: str | Path | None = None,
+        fix: str | None = None,
+        *,
+        param: str | None = None,
+    ):
         self.path = None if path is None else str(path)
         self.fix = fix
         self.message = message
+        #: the parameter at fault (a keyword of the API, e.g. "temperature"); the CLI shows it as its option
+        self.param = param
         super().__init__(self.format())
 
-    def format(self) -> str:
-        text = f"{self.path}: {self.message}" if self.path else self.message
+    def format(self, as_option: bool = False) -> str:
+        """The message; with `as_option` the parameter is named as the command-line option (--temperature)."""
+        text = self.message
+        if self.param:
+            name = f"--{self.param.replace('_', '-')}" if as_option else self.param
+            text = f"{name}: {text}"
+        if self.path:
+            text = f"{self.path}: {text}"
         if self.fix:
             text += f" (fix: {self.fix})"
         return text
@@ -70,7 +85,7 @@ class Problem:
 
     @classmethod
     def from_error(cls, err: S2WError) -> Problem:
-        return cls(err.path or "?", err.message, err.fix)
+        return cls(err.path or "?", f"{err.param}: {err.message}" if err.param else err.message, err.fix)
 
 
 def exit_code_of(problems) -> int:

@@ -343,6 +343,8 @@ def _check_keys(col: _Collector, where: tuple, mapping: dict, allowed, what: str
 
 
 def _parse(path: Path) -> tuple[Protocol | None, list[str]]:
+    # Long on purpose: one pass over the file that checks every field where it is read, so that every problem
+    # is reported at once with its line; split up, the checks would need a shared cursor and collector anyway.
     import yaml
 
     try:

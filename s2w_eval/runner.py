@@ -172,58 +172,75 @@ def run_task(
     items = task.items(ctx)
     ctx.digests, items = _hash_files(items, problems)
     keys = {item: item_key(task, item, ctx.digests) for item in items}
-    rows_by_key: dict[str, dict[str, Any]] = {}
-    pending: list[Item] = []
-    computed = reused = 0
     with ItemJournal(out_dir / f".{task.name}.journal.jsonl") as journal:
-        for item in items:
-            row = journal.get(keys[item])
-            if (
-                row is not None
-                and non_finite(row, task.finite_columns) is None
-                and task.reusable(item, row, ctx)
-            ):
-                rows_by_key[keys[item]] = row
-                reused += 1
-            else:
-                pending.append(item)
-        bar = Progress(len(pending), f"{run.name} {task.name}", task.unit, enabled=progress)
-        ctx.advance = bar
-        try:
-            for item, result in task.compute(pending, ctx):
-                if isinstance(result, S2WError):
-                    problems.append(Problem.from_error(result))
-                    continue
-                row = _complete_row(task, item, result, ctx)
-                bad = non_finite(row, task.finite_columns)
-                if bad is not None:
-                    problems.append(
-                        Problem(
-                            str(item.path),
-                            f"{task.name} {item.variant or ''} gave {bad} against {item.reference or 'nothing'}"
-                            "; not recorded, retried on the next run".replace("  ", " "),
-                        )
-                    )
-                    continue
-                journal.add(keys[item], row)
-                rows_by_key[keys[item]] = row
-                computed += 1
-        finally:
-            bar.close()
+        rows_by_key, pending = _reusable_rows(task, items, keys, journal, ctx)
+        reused = len(rows_by_key)
+        computed = _compute(task, pending, keys, journal, rows_by_key, ctx, progress)
     problems[:] = list(dict.fromkeys(problems))  # a clip shared by several items is one problem
-    rows = [rows_by_key[keys[i]] for i in items if keys[i] in rows_by_key]
-    if rows and task.sort_key(rows[0]) is not None:
-        rows.sort(key=task.sort_key)
     for msg in cache.discarded:
         where, _, why = msg.partition(": ")
         problems.append(Problem(where, f"embedding cache entry {why}", warning=True))
     cache.discarded.clear()
+    rows = [rows_by_key[keys[i]] for i in items if keys[i] in rows_by_key]
+    if rows and task.sort_key(rows[0]) is not None:
+        rows.sort(key=task.sort_key)
+    doc = _document(task, rows, ctx, len(items), computed, reused, extra)
+    atomic_write_csv(out_dir / f"{task.name}.csv", rows, task.columns)
+    atomic_write_json(out_dir / f"{task.name}.json", doc)
+    return TaskResult(run, task, out_dir, rows, doc, problems, computed, reused)
+
+
+def _reusable_rows(task, items, keys, journal, ctx) -> tuple[dict[str, dict[str, Any]], list[Item]]:
+    """Journaled rows that can be reused as they are, and the items still to compute."""
+    rows: dict[str, dict[str, Any]] = {}
+    pending: list[Item] = []
+    for item in items:
+        row = journal.get(keys[item])
+        if row is not None and non_finite(row, task.finite_columns) is None and task.reusable(item, row, ctx):
+            rows[keys[item]] = row
+        else:
+            pending.append(item)
+    return rows, pending
+
+
+def _compute(task, pending, keys, journal, rows_by_key, ctx, progress) -> int:
+    """Compute the pending items, journaling each finished row; failures and non-finite values are problems."""
+    computed = 0
+    bar = Progress(len(pending), f"{ctx.run.name} {task.name}", task.unit, enabled=progress)
+    ctx.advance = bar
+    try:
+        for item, result in task.compute(pending, ctx):
+            if isinstance(result, S2WError):
+                ctx.problems.append(Problem.from_error(result))
+                continue
+            row = _complete_row(task, item, result, ctx)
+            bad = non_finite(row, task.finite_columns)
+            if bad is not None:
+                against = f" against {item.reference}" if item.reference is not None else ""
+                ctx.problems.append(
+                    Problem(
+                        str(item.path),
+                        f"{task.name} {item.variant} gave {bad}{against}; not recorded, retried on the next run",
+                    )
+                )
+                continue
+            journal.add(keys[item], row)
+            rows_by_key[keys[item]] = row
+            computed += 1
+    finally:
+        bar.close()
+    return computed
+
+
+def _document(task, rows, ctx, expected: int, computed: int, reused: int, extra) -> dict[str, Any]:
+    """<task>.json: the task's own body, then counts, problems, warnings and provenance."""
+    problems = ctx.problems
     summary = task.summarize(rows, ctx)
     doc = {"schema_version": SCHEMA_VERSION, **task.document(rows, summary, ctx)}
-    doc.setdefault("run_path", str(run.root))
+    doc.setdefault("run_path", str(ctx.run.root))
     doc["counts"] = {
         "rows": len(rows),
-        "expected": len(items),
+        "expected": expected,
         "computed": computed,
         "reused": reused,
         "problems": sum(1 for p in problems if not p.warning),
@@ -234,13 +251,11 @@ def run_task(
         doc.update(extra)
     doc["provenance"] = provenance(
         command=task.command,
-        seeds=(options or {}).get("seeds"),
-        protocol=protocol,
-        extra={"cache_dir": str(cache.root) if cache.enabled else None},
+        seeds=ctx.options.get("seeds"),
+        protocol=ctx.protocol,
+        extra={"cache_dir": str(ctx.cache.root) if ctx.cache.enabled else None},
     )
-    atomic_write_csv(out_dir / f"{task.name}.csv", rows, task.columns)
-    atomic_write_json(out_dir / f"{task.name}.json", doc)
-    return TaskResult(run, task, out_dir, rows, doc, problems, computed, reused)
+    return doc
 
 
 def _complete_row(task: Task, item: Item, row: dict[str, Any], ctx: Context) -> dict[str, Any]:
