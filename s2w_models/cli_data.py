@@ -8,7 +8,7 @@ from s2w_eval.clikit import report_problems
 from s2w_eval.errors import EXIT_DATA, EXIT_OK, UsageError
 
 TABLE_FORMATS = ("github", "simple", "plain", "pipe", "latex", "latex_booktabs", "tsv", "rst", "grid")
-LABEL_SCHEMES = ("valence2", "valence3", "quadrant")  # s2w_eval.metrics.emotion.SCHEMES (tested equal)
+LABEL_SCHEMES = ("valence2", "valence3", "quadrant")  # s2w_eval.vocab.SCHEMES (tested equal)
 
 
 def label_options(f):
@@ -35,7 +35,7 @@ def _count_table(rows, labels: str) -> str:
     """splices per split and class of the label scheme."""
     from tabulate import tabulate
 
-    from s2w_eval.metrics.emotion import SCHEMES
+    from s2w_eval.vocab import SCHEMES
 
     classes = SCHEMES[labels].classes
     counts: dict[str, dict[str, int]] = {}
@@ -218,8 +218,8 @@ def labels_cmd(
     """
     from tabulate import tabulate
 
-    from s2w_eval.metrics.emotion import SCHEMES
     from s2w_eval.results import atomic_write_csv
+    from s2w_eval.vocab import SCHEMES
 
     from .data.deap import is_ratings_file, parse_train_splices
 

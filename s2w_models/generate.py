@@ -212,7 +212,7 @@ def select_samples(emotions: Sequence[str], n: int | None, seed: int) -> list[in
     neutral; quadrant has four). The n % k extra ones go to classes the seed draws. When a class has too few
     samples, all of them are taken and the rest comes from the others, evenly. Never looks at any output.
     """
-    from s2w_eval.metrics.emotion import scheme_of_classes
+    from s2w_eval.vocab import scheme_of_classes
 
     emotions = list(emotions)
     total = len(emotions)

@@ -1,131 +1,33 @@
-"""Emotion label schemes and the agreement of circle labels with them: pure functions.
+"""Agreement of circle labels with a label scheme's classes: pure functions.
 
-A *label scheme* says which emotion classes a data set's splices carry, and in which order (the index is the
-integer class the models train on). The same names are written in a dataset's and a run's `samples.csv`.
-
-- `valence2` (the paper's): `negative` (0), `positive` (1); positive iff valence >= 0.
-- `valence3` (the paper's future work, "adding a neutral class"): `negative` (0), `neutral` (1),
-  `positive` (2); neutral iff |valence| < the neutral band (default 0.1), else the sign decides. With a band
-  of 0 it is `valence2` (valence 0 is positive).
-- `quadrant` (valence x arousal, the authors' "2D" label, in their order): `negative-high` (0),
-  `negative-low` (1), `positive-low` (2), `positive-high` (3); positive iff valence >= 0, high iff arousal >= 0.
-
-Valence and arousal are on [-1, 1] (COGNIMUSE's scale; DEAP's 1-9 ratings map by (r - 5) / 4).
-
-The Emotional Circle of Fifths labels a clip `+`, `-` or `0` (a tie). It speaks of valence only: a class is
-expected to get the circle label of its valence (`positive` -> `+`, `negative` -> `-`, `neutral` -> `0`; a
-quadrant by its valence half). Under `valence3` the circle's `0` is the neutral class; under `valence2` and
-`quadrant` a `0` never agrees.
+The label schemes (`valence2`, `valence3`, `quadrant`: their classes, order and rules) are vocabulary, defined in
+`s2w_eval.vocab` and re-exported here. The Emotional Circle of Fifths labels a clip `+`, `-` or `0` (a tie). It
+speaks of valence only: a class is expected to get the circle label of its valence (`positive` -> `+`,
+`negative` -> `-`, `neutral` -> `0`; a quadrant by its valence half). Under `valence3` the circle's `0` is the
+neutral class; under `valence2` and `quadrant` a `0` never agrees.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..vocab import SCHEME_CLASSES
+from ..vocab import (  # noqa: F401 - the schemes are vocabulary; re-exported for evaluation code
+    ALL_CLASSES,
+    DEFAULT_NEUTRAL_BAND,
+    DEFAULT_SCHEME,
+    SCHEMES,
+    LabelScheme,
+    classify,
+    get_scheme,
+    scheme_of_classes,
+    valence_of,
+)
 
 CIRCLE_LABELS = ("-", "0", "+")
-DEFAULT_NEUTRAL_BAND = 0.1
-
-
-@dataclass(frozen=True)
-class LabelScheme:
-    name: str
-    #: class names; the index is the integer class the models train on
-    classes: tuple[str, ...]
-    description: str
-    uses_arousal: bool = False
-
-    @property
-    def neutral(self) -> str | None:
-        return "neutral" if "neutral" in self.classes else None
-
-    def index(self, cls: str) -> int:
-        try:
-            return self.classes.index(cls)
-        except ValueError:
-            raise ValueError(
-                f"{cls!r} is not a class of the {self.name} scheme ({', '.join(self.classes)})"
-            ) from None
-
-
-SCHEMES: dict[str, LabelScheme] = {
-    "valence2": LabelScheme(
-        "valence2", SCHEME_CLASSES["valence2"], "the paper's binary valence: positive iff valence >= 0"
-    ),
-    "valence3": LabelScheme(
-        "valence3",
-        SCHEME_CLASSES["valence3"],
-        "negative / neutral / positive: neutral iff |valence| < the neutral band",
-    ),
-    "quadrant": LabelScheme(
-        "quadrant",
-        SCHEME_CLASSES["quadrant"],
-        "valence x arousal (the authors' 4-class order): positive iff valence >= 0, high iff arousal >= 0",
-        uses_arousal=True,
-    ),
-}
-DEFAULT_SCHEME = "valence2"
-#: every class name of every scheme (what a samples.csv `emotion` column may hold)
-ALL_CLASSES = tuple(dict.fromkeys(c for s in SCHEMES.values() for c in s.classes))
-
-
-def get_scheme(name: str | LabelScheme) -> LabelScheme:
-    if isinstance(name, LabelScheme):
-        return name
-    try:
-        return SCHEMES[str(name)]
-    except KeyError:
-        raise ValueError(f"unknown label scheme {name!r}; choose from {', '.join(SCHEMES)}") from None
-
-
-def scheme_of_classes(classes: Iterable[str]) -> LabelScheme | None:
-    """The smallest scheme holding every given class name (None when no scheme does)."""
-    wanted = set(classes)
-    for s in sorted(SCHEMES.values(), key=lambda s: len(s.classes)):
-        if wanted <= set(s.classes):
-            return s
-    return None
-
-
-def classify(
-    valence: float,
-    arousal: float | None,
-    scheme: str | LabelScheme,
-    neutral_band: float = DEFAULT_NEUTRAL_BAND,
-) -> str:
-    """The class of one splice from its valence (and arousal) on [-1, 1]."""
-    s = get_scheme(scheme)
-    v = float(valence)
-    if not math.isfinite(v):
-        raise ValueError(f"valence must be a finite number, got {valence!r}")
-    if s.name == "valence2":
-        return "positive" if v >= 0 else "negative"
-    if s.name == "valence3":
-        if not neutral_band >= 0:
-            raise ValueError(f"the neutral band must be >= 0, got {neutral_band!r}")
-        if abs(v) < neutral_band:
-            return "neutral"
-        return "positive" if v >= 0 else "negative"
-    a = float("nan") if arousal is None else float(arousal)
-    if not math.isfinite(a):
-        raise ValueError("the quadrant scheme needs an arousal value; none was given")
-    return f"{'positive' if v >= 0 else 'negative'}-{'high' if a >= 0 else 'low'}"
-
-
-def valence_of(cls: str) -> str:
-    """The valence part of any scheme's class: 'positive', 'negative' or 'neutral'."""
-    c = str(cls).strip().lower()
-    head = c.split("-", 1)[0]
-    out = {"positive": "positive", "negative": "negative", "neutral": "neutral"}.get(head)
-    if out is None or c not in ALL_CLASSES:
-        raise ValueError(f"unknown emotion class {cls!r} (known: {', '.join(ALL_CLASSES)})")
-    return out
 
 
 def intended_circle_label(cls: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from s2w_eval.errors import DataError, UsageError
-from s2w_eval.metrics.emotion import DEFAULT_NEUTRAL_BAND, DEFAULT_SCHEME, classify
+from s2w_eval.vocab import DEFAULT_NEUTRAL_BAND, DEFAULT_SCHEME, classify
 
 ANNOTATION_NAMES = ("emotion/intended_1.dat", "intended_1.dat")
 SHORT_POLICIES = ("extend", "truncate", "error")
@@ -140,7 +140,7 @@ def splice_labels(
 ) -> list[dict]:
     """One row per splice: k, start_s, valence, arousal (rounded means), emotion, past_end.
 
-    `emotion` is the class of the label `scheme` (`s2w_eval.metrics.emotion`) from the rounded means: under
+    `emotion` is the class of the label `scheme` (`s2w_eval.vocab`) from the rounded means: under
     the default `valence2`, positive iff the rounded valence >= 0 (the original's rule).
 
     `short` is the policy for windows past the annotation's end: "extend" (the original: reuse the last row),

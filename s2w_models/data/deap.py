@@ -35,8 +35,8 @@ from typing import Any
 
 from s2w_eval.errors import DataError, Problem, S2WError, UsageError
 from s2w_eval.io.video import DOWNMIX_POLICIES, VIDEO_EXTENSIONS, probe_video
-from s2w_eval.metrics.emotion import classify
 from s2w_eval.results import atomic_write_csv, atomic_write_json, provenance
+from s2w_eval.vocab import classify
 
 from .labels import DEFAULT_NEUTRAL_BAND, DEFAULT_SCHEME, check_scheme, scheme_meta
 from .prepare import (

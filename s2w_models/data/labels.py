@@ -1,7 +1,7 @@
 """Label schemes on the data side: labelling splices, recording the scheme in dataset.json, reading it back.
 
 The schemes themselves (`valence2`, `valence3`, `quadrant`, their class order and rules) live in
-`s2w_eval.metrics.emotion`, so that evaluation reads the same names. A prepared dataset's `dataset.json` holds
+`s2w_eval.vocab`, so that evaluation reads the same names. A prepared dataset's `dataset.json` holds
 `labels: {scheme, classes, neutral_band, rule}`; a dataset without it (written before schemes existed, or by
 `import-npz`) is `valence2`.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from s2w_eval.errors import DataError, UsageError
-from s2w_eval.metrics.emotion import (
+from s2w_eval.vocab import (
     DEFAULT_NEUTRAL_BAND,
     DEFAULT_SCHEME,
     SCHEMES,

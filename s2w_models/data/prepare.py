@@ -613,7 +613,7 @@ def prepare(
 ) -> PrepareResult:
     """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done.
 
-    `labels` is the label scheme (valence2 | valence3 | quadrant, see `s2w_eval.metrics.emotion`); changing
+    `labels` is the label scheme (valence2 | valence3 | quadrant, see `s2w_eval.vocab`); changing
     it relabels the stored valence/arousal means without decoding anything again.
     """
     scheme = check_scheme(labels, neutral_band)
