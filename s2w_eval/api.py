@@ -175,7 +175,11 @@ def _chords_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dict[s
         methods.append((n, own))
     primary = "label_weighted" if c.get("weighting", "set") == "duration" else "label"
     task = ChordsTask(
-        methods, conditions=opts.get("conditions"), level=float(c.get("ci_level", 0.95)), primary=primary
+        methods,
+        conditions=opts.get("conditions"),
+        level=float(c.get("ci_level", 0.95)),
+        primary=primary,
+        reference=proto.reference,
     )
     return task, {}
 
@@ -242,7 +246,9 @@ def score(
     opts = {k: v for k, v in overrides.items() if v is not None}
     emb_cache = EmbeddingCache(cache_dir, enabled=cache)
     if cache:
-        ensure_dir(emb_cache.root, "embedding cache folder")  # a file in the way is a usage error now, not mid-run
+        ensure_dir(
+            emb_cache.root, "embedding cache folder"
+        )  # a file in the way is a usage error now, not mid-run
     result = Scores(task)
     built: dict[tuple[str, str], tuple[Task, dict[str, Any]]] = {}
     for run in runs:

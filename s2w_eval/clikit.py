@@ -183,12 +183,11 @@ def score_printer(fmt: str, quiet: bool) -> Callable:
         if fmt != "json":
             click.echo(res.task.format_tables(res.rows, res.doc, fmt, res.run.name))
         c = res.counts
-        if not quiet or c["computed"] or c["rows"] < c["expected"]:
-            click.echo(
-                f"{res.run.name}: {c['rows']} of {c['expected']} {res.task.unit}s scored ({c['computed']} "
-                f"computed, {c['reused']} reused) -> {res.csv_path}",
-                err=True,
-            )
+        click.echo(
+            f"{res.run.name}: {c['rows']} of {c['expected']} {res.task.unit}s scored ({c['computed']} "
+            f"computed, {c['reused']} reused) -> {res.csv_path}",
+            err=True,
+        )
 
     return on_run
 

@@ -111,6 +111,10 @@ class Task:
         """The body of <name>.json (the runner adds counts, problems, validity and provenance)."""
         return {"run": ctx.run.name, "summary": dict(summary)}
 
+    def validity(self, rows: Sequence[Mapping[str, Any]], ctx: Context) -> dict[str, Any] | None:
+        """The validity block of what was scored (tasks.checks.run_validity), or None for a task without audio."""
+        return None
+
     def sort_key(self, row: Mapping[str, Any]) -> Any:
         """Order of the rows in <name>.csv; None keeps the order of the items."""
         return None

@@ -56,7 +56,10 @@ class ChordsTask(Task):
         tie_tolerance: float = 0.05,
         level: float = 0.95,
         primary: str = "label",
+        reference: str = "target",
     ):
+        #: the condition whose clips the others are checked against (copies, durations)
+        self.reference = reference
         self.methods = {}
         for name, overrides in methods:
             m = get_method(name)
@@ -142,6 +145,18 @@ class ChordsTask(Task):
             self._sample_order.get(row["sample"], 0),
             self._cond_order.get(row["condition"], 0),
         )
+
+    def validity(self, rows, ctx: Context) -> dict[str, Any] | None:
+        """Checks of the clips, with the primary label of the first method (a condition whose clips all get
+        one label while the reference's differ is named)."""
+        from .checks import run_validity
+
+        first = next(iter(self.methods), None)
+        labels: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r["method"] == first:
+                labels.setdefault(r["condition"], {})[r["sample"]] = r[self.primary]
+        return run_validity(ctx, self.scored_conditions, self.reference, labels)
 
     def summarize(self, rows, ctx: Context) -> dict[str, Any]:
         summary = chordmetrics.summarize(rows, self.scored_conditions, self.level)

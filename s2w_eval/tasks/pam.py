@@ -291,6 +291,11 @@ class PamTask(Task):
     def summarize(self, rows, ctx: Context) -> dict[str, Any]:
         return summarize(rows, reference=self.reference, seed=self.seed)
 
+    def validity(self, rows, ctx: Context) -> dict[str, Any] | None:
+        from .checks import run_validity
+
+        return run_validity(ctx, self.scored_conditions, self.reference)
+
     def document(self, rows, summary, ctx: Context) -> dict[str, Any]:
         return {
             "run": ctx.run.name,
