@@ -174,6 +174,11 @@ _SOURCES = {
 }
 
 
+def check_protocol_options(protocol: str | None, long: bool) -> None:
+    if protocol is not None and long:
+        raise click.UsageError("give either --protocol or --long, not both")
+
+
 def score_printer(fmt: str, quiet: bool) -> Callable:
     """The callback `api.score` calls as each run is scored: the protocol used, the tables, a count line."""
 

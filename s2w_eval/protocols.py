@@ -153,6 +153,18 @@ SURVEY_OPTIONS: dict[str, Any] = {
     "question": _str,
     "tasks_per_rater": _positive_int,
     "ci_level": _level,
+    # what raters read and are paid, and quality control (s2w_eval.survey.design)
+    "title": _str,
+    "instructions": _str,
+    "consent": _str,
+    "reward": _nonneg_num,
+    "minutes": _positive_num,
+    "bonus": _nonneg_num,
+    "headphone_trials": _nonneg_int,
+    "headphone_pass": _nonneg_int,
+    "headphone_tone_seconds": _positive_num,
+    "practice": _bool,
+    "qualifications": None,  # MTurk QualificationRequirements, passed to CreateHIT as written
 }
 
 

@@ -203,4 +203,4 @@ def test_chords_scores_a_run_of_valence3_classes(tmp_path, capsys):
     rep = tmp_path / "rep" / "v3run"
     assert run_main(cli, ["report", str(rep), "--format", "md", "--max-figures", "0"]) == 0
     md = (rep / "report.md").read_text()
-    assert "Agreement per intended class, valence3 scheme" in md and "Confusion matrix, intended class" in md
+    assert "agreement per intended class, valence3 scheme" in md and "confusion matrix, intended class" in md

@@ -21,7 +21,7 @@ CONDS = ["target", "baseline", "scene2wav"]
 PROTO = {"name": "quickstart", "version": "1.0", "sha256": "ab" * 32}
 
 
-def make_run(root: Path, sr: int = 16000, seconds: float = 0.5) -> Path:
+def make_run(root: Path, sr: int = 16000, seconds: float = 1.0) -> Path:  # the quickstart protocol's 1 s
     root.mkdir(parents=True)
     (root / "samples.csv").write_text("sample,emotion\n" + "".join(f"{s},{e}\n" for s, e in SAMPLES))
     t = np.arange(int(sr * seconds)) / sr

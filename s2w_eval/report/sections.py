@@ -364,41 +364,13 @@ def _chord_rules_table(res: RunResults, method: str, mname: str) -> Table | None
 
 def _chord_class_tables(res: RunResults, method: str, mname: str) -> list[Table]:
     """chords.json's per-class agreement and confusion matrix (its label scheme, the primary label)."""
-    doc = res.chords or {}
-    classes = doc.get("emotion_classes") if isinstance(doc, dict) else None
-    es = (classes or {}).get(doc.get("primary_label") or "label") if isinstance(classes, dict) else None
-    if not isinstance(es, dict) or not es.get("per_class"):
-        return []
-    src = _source_note(res, "chords.json")
-    per = Table(
-        f"Agreement per intended class, {es.get('scheme')} scheme{mname}",
-        ["condition", "intended", "expects", "n", "agree", "share", "Wilson CI"],
-        [
-            [
-                str(r.get("condition", "")),
-                str(r.get("class", "")),
-                str(r.get("expected_label", "")),
-                str(r.get("n", "")),
-                str(r.get("matches", "")),
-                _pct(r.get("share")),
-                _ci(r.get("ci_low"), r.get("ci_high"), 3),
-            ]
-            for r in es["per_class"]
-            if not method or r.get("method") == method
-        ],
-        source=src,
-    )
-    conf = Table(
-        f"Confusion matrix, intended class x circle label{mname}",
-        ["condition", "intended", "-", "0", "+"],
-        [
-            [str(r.get("condition", "")), str(r.get("intended", ""))] + [str(r.get(k, "")) for k in "-0+"]
-            for r in es.get("confusion") or []
-            if not method or r.get("method") == method
-        ],
-        source=src,
-    )
-    return [per, conf]
+    from ..tasks.chords import emotion_class_tables
+
+    doc = res.chords if isinstance(res.chords, dict) else {}
+    tables = emotion_class_tables(doc, f"Chords{mname}", doc.get("primary_label") or "label", method or None)
+    for t in tables:
+        t.source = _source_note(res, "chords.json")
+    return tables
 
 
 def _chords_section(res: RunResults) -> Section:

@@ -144,9 +144,16 @@ def tex_label(text: str) -> str:
 
 
 def render_table(table: Table, fmt: str, *, label: str | None = None) -> str:
-    """`table` in format `fmt` (see TABLE_FORMATS); `label` overrides the LaTeX label (tab:<label>)."""
+    """`table` in format `fmt` (see TABLE_FORMATS); `label` overrides the LaTeX label (tab:<label>).
+
+    Console formats show bold cells as `**x**` (github) or `x*` (plain, simple)."""
     if fmt in ("github", "plain", "simple"):
-        return _tabulate(table, fmt)
+        mark = (lambda c: f"**{c}**") if fmt == "github" else (lambda c: f"{c}*")
+        cells = [
+            [mark(c) if (i, j) in table.bold and c != "" else c for j, c in enumerate(row)]
+            for i, row in enumerate(table.rows)
+        ]
+        return _tabulate(table, fmt, cells)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -182,8 +182,8 @@ class ChordsTask(Task):
             **summary,
         }
 
-    def format_tables(self, rows, doc, fmt: str, title: str) -> str:
-        return format_tables(rows, doc, self.scored_conditions, fmt, title, self.primary)
+    def tables(self, rows, doc, title: str) -> list:
+        return chords_tables(rows, doc, self.scored_conditions, title, self.primary)
 
 
 def emotion_classes(rows, level: float = 0.95) -> dict[str, Any]:
@@ -200,93 +200,100 @@ def emotion_classes(rows, level: float = 0.95) -> dict[str, Any]:
         return {"error": str(exc)}
 
 
-def _class_tables(summary, fmt: str, title: str, primary: str) -> list[str]:
-    from tabulate import tabulate
+def emotion_class_tables(summary, title: str, primary: str = "label", method: str | None = None) -> list:
+    """The per-class agreement and the confusion matrix of `summary["emotion_classes"][primary]` (the console's
+    and the report's tables), for one method or all."""
+    from ..report.tables import Table, fmt_ci, fmt_pct
 
-    es = (summary.get("emotion_classes") or {}).get(primary)
-    if not es:
+    classes = summary.get("emotion_classes") if isinstance(summary, Mapping) else None
+    es = classes.get(primary) if isinstance(classes, Mapping) else None
+    if not isinstance(es, Mapping) or not es.get("per_class"):
         return []
-    per = [
-        {
-            "method": r["method"],
-            "condition": r["condition"],
-            "intended": r["class"],
-            "expects": r["expected_label"],
-            "n": r["n"],
-            "agree": f"{r['matches']}/{r['n']}" + (f" ({r['share']:.0%})" if r["n"] else ""),
-            "95% CI": f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]" if r["n"] else "",
-        }
-        for r in es["per_class"]
-        if r["class"] != "all"
-    ]
-    conf = [
-        {
-            "method": r["method"],
-            "condition": r["condition"],
-            "intended": r["intended"],
-            **{k: r[k] for k in "-0+"},
-        }
-        for r in es["confusion"]
-    ]
+    mine = [r for r in es["per_class"] if not method or r.get("method") == method]
+    conf = [r for r in es.get("confusion") or [] if not method or r.get("method") == method]
     return [
-        f"\n{title}: agreement per intended class, {es['scheme']} scheme ({primary}, Wilson 95% CI)",
-        tabulate(per, headers="keys", tablefmt=fmt),
-        f"\n{title}: confusion matrix, intended class x circle label ({primary})",
-        tabulate(conf, headers="keys", tablefmt=fmt),
+        Table(
+            f"{title}: agreement per intended class, {es.get('scheme')} scheme ({primary}, Wilson 95% CI)",
+            ["method", "condition", "intended", "expects", "n", "agree", "share", "95% CI"],
+            [
+                [
+                    str(r.get("method", "")),
+                    str(r.get("condition", "")),
+                    str(r.get("class", "")),
+                    str(r.get("expected_label", "")),
+                    str(r.get("n", "")),
+                    str(r.get("matches", "")),
+                    fmt_pct(r.get("share")),
+                    fmt_ci(r.get("ci_low"), r.get("ci_high"), 3),
+                ]
+                for r in mine
+            ],
+        ),
+        Table(
+            f"{title}: confusion matrix, intended class x circle label ({primary})",
+            ["method", "condition", "intended", "-", "0", "+"],
+            [
+                [str(r.get("method", "")), str(r.get("condition", "")), str(r.get("intended", ""))]
+                + [str(r.get(k, "")) for k in "-0+"]
+                for r in conf
+            ],
+        ),
     ]
 
 
-def format_tables(rows, summary, conditions, fmt: str, title: str, primary: str = "label") -> str:
-    from tabulate import tabulate
-
+def chords_tables(rows, summary, conditions, title: str, primary: str = "label") -> list:
+    """The paper's Table 4 shape per method, the share of labels equal to the intended emotion (all three
+    rules, Wilson CIs), and the agreement between conditions under the primary rule."""
     from ..metrics.chords import table4
+    from ..report.tables import Table
 
-    parts = []
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    for m in methods:
+    out = []
+    for m in dict.fromkeys(r["method"] for r in rows):
         t4 = table4(rows, conditions, m)
-        parts.append(f"\n{title}: pitch classes and Emotional Circle of Fifths labels ({m})")
-        parts.append(tabulate(t4, headers="keys", tablefmt=fmt))
-    match = [s for s in summary["match"]]
-    if match:
-        table = []
-        for s in match:
-            if s["label_column"] != primary and s["label_column"] not in (
-                "label",
-                "label_weighted",
-                "label_key",
-            ):
-                continue
-            table.append(
-                {
-                    "method": s["method"],
-                    "condition": s["condition"],
-                    "rule": s["label_column"],
-                    "n": s["n"],
-                    "label = intended": f"{s['matches']}/{s['n']} ({s['share']:.0%})",
-                    "95% CI": f"[{s['ci_low']:.2f}, {s['ci_high']:.2f}]",
-                }
-            )
-        parts.append(f"\n{title}: share of clips whose label equals the intended emotion (Wilson 95% CI)")
-        parts.append(tabulate(table, headers="keys", tablefmt=fmt))
-    parts += _class_tables(summary, fmt, title, primary)
-    agree = [a for a in summary["agreement"] if a["label_column"] == primary]
-    if agree:
-        parts.append(f"\n{title}: agreement between conditions ({primary})")
-        parts.append(
-            tabulate(
-                [
-                    {
-                        "method": a["method"],
-                        "conditions": f"{a['condition_a']} ~ {a['condition_b']}",
-                        "n": a["n"],
-                        "same label": f"{a['same_label']}/{a['n']}",
-                        "mean Jaccard of sets": f"{a['mean_jaccard']:.2f}",
-                    }
-                    for a in agree
-                ],
-                headers="keys",
-                tablefmt=fmt,
+        headers = list(t4[0]) if t4 else ["sample", "intended"]
+        out.append(
+            Table(
+                f"{title}: pitch classes and Emotional Circle of Fifths labels ({m})",
+                headers,
+                [[str(r[h]) for h in headers] for r in t4],
             )
         )
-    return "\n".join(parts)
+    match = [s for s in summary["match"] if s["label_column"] in ("label", "label_weighted", "label_key")]
+    if match:
+        out.append(
+            Table(
+                f"{title}: share of clips whose label equals the intended emotion (Wilson 95% CI)",
+                ["method", "condition", "rule", "n", "label = intended", "95% CI"],
+                [
+                    [
+                        s["method"],
+                        s["condition"],
+                        s["label_column"],
+                        str(s["n"]),
+                        f"{s['matches']}/{s['n']} ({s['share']:.0%})",
+                        f"[{s['ci_low']:.2f}, {s['ci_high']:.2f}]",
+                    ]
+                    for s in match
+                ],
+            )
+        )
+    out += emotion_class_tables(summary, title, primary)
+    agree = [a for a in summary["agreement"] if a["label_column"] == primary]
+    if agree:
+        out.append(
+            Table(
+                f"{title}: agreement between conditions ({primary})",
+                ["method", "conditions", "n", "same label", "mean Jaccard of sets"],
+                [
+                    [
+                        a["method"],
+                        f"{a['condition_a']} ~ {a['condition_b']}",
+                        str(a["n"]),
+                        f"{a['same_label']}/{a['n']}",
+                        f"{a['mean_jaccard']:.2f}",
+                    ]
+                    for a in agree
+                ],
+            )
+        )
+    return out
