@@ -7,7 +7,9 @@ s2w_models all read these names from here, so that one spelling is accepted ever
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 #: the twelve pitch classes spelled with sharps, index = pitch class number (C = 0)
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -55,6 +57,110 @@ EMOTION_ALIASES = {
     "-": "negative",
     "0": "negative",
 }
+#: Label schemes: which emotion classes a data set's splices carry, in index order (the index is the integer
+#: class the models train on); a samples.csv may name any of them. valence2 (the paper's): negative, positive;
+#: positive iff valence >= 0. valence3: negative, neutral, positive; neutral iff |valence| < the neutral band.
+#: quadrant (valence x arousal, the authors' "2D" order): negative-high, negative-low, positive-low,
+#: positive-high; high iff arousal >= 0. Valence and arousal on [-1, 1] (DEAP's 1-9 ratings map by (r - 5) / 4).
+DEFAULT_NEUTRAL_BAND = 0.1
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    name: str
+    #: class names; the index is the integer class the models train on
+    classes: tuple[str, ...]
+    description: str
+    uses_arousal: bool = False
+
+    @property
+    def neutral(self) -> str | None:
+        return "neutral" if "neutral" in self.classes else None
+
+    def index(self, cls: str) -> int:
+        try:
+            return self.classes.index(cls)
+        except ValueError:
+            raise ValueError(
+                f"{cls!r} is not a class of the {self.name} scheme ({', '.join(self.classes)})"
+            ) from None
+
+
+SCHEMES: dict[str, LabelScheme] = {
+    "valence2": LabelScheme(
+        "valence2", ("negative", "positive"), "the paper's binary valence: positive iff valence >= 0"
+    ),
+    "valence3": LabelScheme(
+        "valence3",
+        ("negative", "neutral", "positive"),
+        "negative / neutral / positive: neutral iff |valence| < the neutral band",
+    ),
+    "quadrant": LabelScheme(
+        "quadrant",
+        ("negative-high", "negative-low", "positive-low", "positive-high"),
+        "valence x arousal (the authors' 4-class order): positive iff valence >= 0, high iff arousal >= 0",
+        uses_arousal=True,
+    ),
+}
+DEFAULT_SCHEME = "valence2"
+#: every class name of every scheme (what a samples.csv `emotion` column may hold)
+ALL_CLASSES = tuple(dict.fromkeys(c for s in SCHEMES.values() for c in s.classes))
+
+
+def get_scheme(name: str | LabelScheme) -> LabelScheme:
+    if isinstance(name, LabelScheme):
+        return name
+    try:
+        return SCHEMES[str(name)]
+    except KeyError:
+        raise ValueError(f"unknown label scheme {name!r}; choose from {', '.join(SCHEMES)}") from None
+
+
+def scheme_of_classes(classes: Iterable[str]) -> LabelScheme | None:
+    """The smallest scheme holding every given class name (None when no scheme does)."""
+    wanted = set(classes)
+    for s in sorted(SCHEMES.values(), key=lambda s: len(s.classes)):
+        if wanted <= set(s.classes):
+            return s
+    return None
+
+
+def classify(
+    valence: float,
+    arousal: float | None,
+    scheme: str | LabelScheme,
+    neutral_band: float = DEFAULT_NEUTRAL_BAND,
+) -> str:
+    """The class of one splice from its valence (and arousal) on [-1, 1]."""
+    s = get_scheme(scheme)
+    v = float(valence)
+    if not math.isfinite(v):
+        raise ValueError(f"valence must be a finite number, got {valence!r}")
+    if s.name == "valence2":
+        return "positive" if v >= 0 else "negative"
+    if s.name == "valence3":
+        if not neutral_band >= 0:
+            raise ValueError(f"the neutral band must be >= 0, got {neutral_band!r}")
+        if abs(v) < neutral_band:
+            return "neutral"
+        return "positive" if v >= 0 else "negative"
+    a = float("nan") if arousal is None else float(arousal)
+    if not math.isfinite(a):
+        raise ValueError("the quadrant scheme needs an arousal value; none was given")
+    return f"{'positive' if v >= 0 else 'negative'}-{'high' if a >= 0 else 'low'}"
+
+
+def valence_of(cls: str) -> str:
+    """The valence part of any scheme's class: 'positive', 'negative' or 'neutral'."""
+    c = str(cls).strip().lower()
+    head = c.split("-", 1)[0]
+    out = {"positive": "positive", "negative": "negative", "neutral": "neutral"}.get(head)
+    if out is None or c not in ALL_CLASSES:
+        raise ValueError(f"unknown emotion class {cls!r} (known: {', '.join(ALL_CLASSES)})")
+    return out
+
+
+EMOTION_ALIASES.update({c: c for c in ALL_CLASSES})
 #: an emotion's sign on the Emotional Circle of Fifths
 EMOTION_SIGN = {"positive": "+", "negative": "-"}
 

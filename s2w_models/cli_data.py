@@ -1,13 +1,49 @@
-"""`s2w-models data ...`: prepare COGNIMUSE-format movies, count labels, synthesize a set, import the authors' npz."""
+"""`s2w-models data ...`: prepare COGNIMUSE-format movies or DEAP, count labels, synthesize a set, import npz."""
 
 from __future__ import annotations
 
 import click
 
 from s2w_eval.clikit import report_problems
-from s2w_eval.errors import EXIT_DATA, EXIT_OK
+from s2w_eval.errors import EXIT_DATA, EXIT_OK, UsageError
 
 TABLE_FORMATS = ("github", "simple", "plain", "pipe", "latex", "latex_booktabs", "tsv", "rst", "grid")
+LABEL_SCHEMES = ("valence2", "valence3", "quadrant")  # s2w_eval.vocab.SCHEMES (tested equal)
+
+
+def label_options(f):
+    """--labels / --neutral-band, shared by prepare, labels and deap."""
+    f = click.option(
+        "--neutral-band",
+        type=float,
+        default=0.1,
+        show_default=True,
+        help="valence3: neutral iff |valence| < this (valence on [-1, 1]; DEAP ratings map by (r - 5) / 4)",
+    )(f)
+    return click.option(
+        "--labels",
+        "labels",
+        type=click.Choice(LABEL_SCHEMES),
+        default="valence2",
+        show_default=True,
+        help="label scheme: valence2 (the paper's negative/positive), valence3 (negative/neutral/positive), "
+        "quadrant (valence x arousal)",
+    )(f)
+
+
+def _count_table(rows, labels: str) -> str:
+    """splices per split and class of the label scheme."""
+    from tabulate import tabulate
+
+    from s2w_eval.vocab import SCHEMES
+
+    classes = SCHEMES[labels].classes
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        c = counts.setdefault(r["split"], dict.fromkeys(classes, 0))
+        c[r["emotion"]] += 1
+    table = [[s, sum(c.values()), *c.values()] for s, c in sorted(counts.items())]
+    return tabulate(table, headers=["split", "splices", *classes], tablefmt="github")
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -41,7 +77,7 @@ def _durations(value: str | None) -> dict[str, float]:
 
 @click.group(name="data")
 def data() -> None:
-    """Prepare splice datasets (COGNIMUSE format), count labels, synthesize a test set, import npz."""
+    """Prepare splice datasets (COGNIMUSE format, DEAP), count labels, synthesize a test set, import npz."""
 
 
 @data.command("prepare")
@@ -82,6 +118,7 @@ def data() -> None:
 @click.option("--movies", default=None, help="comma list: prepare only these movies")
 @click.option("--fps", type=int, default=10, show_default=True, help="frames per second kept")
 @click.option("--size", default="100", show_default=True, help="frame size N or HxW")
+@label_options
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option(
     "--replace",
@@ -89,7 +126,20 @@ def data() -> None:
     help="start OUT over: its index is rewritten from this call alone (default: merge by movie)",
 )
 def prepare_cmd(
-    source, out, seconds, split, val_fraction, downmix, short_annotations, movies, fps, size, quiet, replace
+    source,
+    out,
+    seconds,
+    split,
+    val_fraction,
+    downmix,
+    short_annotations,
+    movies,
+    fps,
+    size,
+    labels,
+    neutral_band,
+    quiet,
+    replace,
 ):
     """Cut SOURCE's movies into splices (frames HSV 10 fps 100x100, 16 kHz audio, label) in the folder OUT.
 
@@ -112,17 +162,10 @@ def prepare_cmd(
         movies=movie_list,
         progress=not quiet,
         replace=replace,
+        labels=labels,
+        neutral_band=neutral_band,
     )
-    counts: dict[str, dict[str, int]] = {}
-    for r in res.rows:
-        c = counts.setdefault(r["split"], {"negative": 0, "positive": 0})
-        c[r["emotion"]] += 1
-    from tabulate import tabulate
-
-    table = [
-        [s, c["negative"] + c["positive"], c["negative"], c["positive"]] for s, c in sorted(counts.items())
-    ]
-    click.echo(tabulate(table, headers=["split", "splices", "negative", "positive"], tablefmt="github"))
+    click.echo(_count_table(res.rows, labels))
     click.echo(
         f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
         f"dataset.json, shards/"
@@ -149,23 +192,81 @@ def prepare_cmd(
     "--out", "out", default=None, type=click.Path(path_type=str), help="also write the table as CSV"
 )
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="github", show_default=True)
-def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
-    """Per-movie splice counts and negative/positive labels from the annotation files alone (no decoding)."""
+@label_options
+@click.option(
+    "--group-by",
+    type=click.Choice(["experiment", "trial"]),
+    default="experiment",
+    show_default=True,
+    help="DEAP ratings: average per video (experiment) or per presentation position (trial, the authors')",
+)
+@click.option("--train-splices", default="20", show_default=True, help="DEAP: as for `data deap`")
+@click.option("--test-splices", type=int, default=3, show_default=True, help="DEAP: as for `data deap`")
+@click.option("--overlap/--no-overlap", default=False, show_default=True, help="DEAP: as for `data deap`")
+def labels_cmd(
+    source,
+    seconds,
+    durations,
+    split,
+    short_annotations,
+    out,
+    fmt,
+    labels,
+    neutral_band,
+    group_by,
+    train_splices,
+    test_splices,
+    overlap,
+):
+    """Per-movie splice counts per class of the label scheme, from the annotation files alone (no decoding).
+
+    SOURCE: a COGNIMUSE-format folder, or DEAP's participant_ratings.csv (one row per video: mean ratings,
+    label, and the splice counts `data deap` makes from the one-minute highlight clips).
+    """
     from tabulate import tabulate
 
     from s2w_eval.results import atomic_write_csv
+    from s2w_eval.vocab import SCHEMES
+
+    from .data.deap import is_ratings_file, parse_train_splices
+
+    if is_ratings_file(source):
+        from .data.deap import deap_label_table
+
+        rows, cols = deap_label_table(
+            source,
+            group_by=group_by,
+            labels=labels,
+            neutral_band=neutral_band,
+            seconds=int(seconds),
+            train_splices=parse_train_splices(train_splices),
+            test_splices=test_splices,
+            overlap=overlap,
+        )
+        click.echo(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, tablefmt=fmt))
+        if out:
+            atomic_write_csv(out, rows, cols)
+            click.echo(f"wrote {out}")
+        return EXIT_OK
 
     from .data.prepare import label_table
 
-    rows, problems = label_table(source, int(seconds), _durations(durations), split, short_annotations)
+    rows, problems = label_table(
+        source,
+        int(seconds),
+        _durations(durations),
+        split,
+        short_annotations,
+        labels=labels,
+        neutral_band=neutral_band,
+    )
     cols = [
         "movie",
         "split",
         "duration_s",
         "duration_from",
         "splices",
-        "negative",
-        "positive",
+        *SCHEMES[labels].classes,
         "past_annotation_end",
     ]
     click.echo(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, tablefmt=fmt))
@@ -173,6 +274,103 @@ def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
         atomic_write_csv(out, rows, cols + ["annotation_end_s"])
         click.echo(f"wrote {out}")
     return report_problems(problems)
+
+
+@data.command("deap")
+@click.argument("ratings", type=click.Path(path_type=str))
+@click.argument("videos", type=click.Path(path_type=str))
+@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
+@click.option(
+    "--group-by",
+    type=click.Choice(["experiment", "trial"]),
+    default="experiment",
+    show_default=True,
+    help="average the ratings per video (Experiment_id), or per presentation position (Trial: the authors' "
+    "script, which mixes different videos)",
+)
+@label_options
+@click.option(
+    "--seconds", type=click.Choice(["3", "10"]), default="3", show_default=True, help="splice length"
+)
+@click.option(
+    "--train-splices",
+    default="20",
+    show_default=True,
+    help="training splices per video from its start (20 = a one-minute highlight clip), or 'all' (raw videos)",
+)
+@click.option(
+    "--test-splices", type=int, default=3, show_default=True, help="test splices per video (its first ones)"
+)
+@click.option(
+    "--overlap/--no-overlap",
+    default=False,
+    show_default=True,
+    help="the test splices are also training splices (the authors' sets) / training starts after them",
+)
+@click.option(
+    "--test-videos",
+    default=None,
+    type=click.Path(path_type=str),
+    help="take the test splices from this folder's videos (the highlights, when VIDEOS are the raw videos)",
+)
+@click.option("--ids", default=None, help="comma list: prepare only these videos (Experiment_id)")
+@click.option("--val-fraction", type=float, default=0.1, show_default=True)
+@click.option("--downmix", type=click.Choice(["average", "left"]), default="average", show_default=True)
+@click.option("--fps", type=int, default=10, show_default=True, help="frames per second kept")
+@click.option("--size", default="100", show_default=True, help="frame size N or HxW")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def deap_cmd(
+    ratings,
+    videos,
+    out,
+    group_by,
+    labels,
+    neutral_band,
+    seconds,
+    train_splices,
+    test_splices,
+    overlap,
+    test_videos,
+    ids,
+    val_fraction,
+    downmix,
+    fps,
+    size,
+    quiet,
+):
+    """DEAP's participant_ratings.csv + its music videos (VIDEOS: files named by Experiment_id, 1.mp4 ...) ->
+    a splice dataset in OUT, each splice labelled from its video's mean ratings (videos 17, 18 skipped)."""
+    from .data.deap import parse_train_splices, prepare_deap
+
+    try:
+        id_list = [int(x) for x in ids.split(",") if x.strip()] if ids else None
+    except ValueError:
+        raise UsageError(f"--ids must be a comma list of video numbers, got {ids!r}") from None
+    res = prepare_deap(
+        ratings,
+        videos,
+        out,
+        seconds=int(seconds),
+        group_by=group_by,
+        labels=labels,
+        neutral_band=neutral_band,
+        train_splices=parse_train_splices(train_splices),
+        test_splices=test_splices,
+        overlap=overlap,
+        test_videos=test_videos,
+        ids=id_list,
+        val_fraction=val_fraction,
+        fps=fps,
+        size=_size(size),
+        downmix=downmix,
+        progress=not quiet,
+    )
+    click.echo(_count_table(res.rows, labels))
+    click.echo(
+        f"prepared {len(res.prepared)} video(s), reused {len(res.reused)} (labels grouped by {group_by}); "
+        f"wrote {res.out}/samples.csv, dataset.json, shards/"
+    )
+    return report_problems(res.problems)
 
 
 @data.command("synth")

@@ -35,6 +35,9 @@ class DataConfig:
     sample_rate: int = 16000
     audio_len: int = 48000
     image_size: int = 100
+    # the dataset's label scheme (s2w_eval.vocab) and its classes; the CNN has one output per class
+    labels: str = "valence2"
+    classes: tuple[str, ...] = ("negative", "positive")
 
 
 @dataclass

@@ -207,11 +207,14 @@ def make_generator(model, kind: str, device: torch.device | str = "cpu", precisi
 
 # ---------------------------------------------------------------------------------------------- selection
 def select_samples(emotions: Sequence[str], n: int | None, seed: int) -> list[int]:
-    """Seeded selection balanced by emotion: indices (in dataset order) of n samples, n/2 per emotion.
+    """Seeded selection balanced by emotion: indices (in dataset order) of n samples, n/k per class.
 
-    Odd n: the extra one goes to the emotion the seed draws. When one emotion has too few samples, all of them
-    are taken and the rest comes from the other. Never looks at any output.
+    The classes are those of the label scheme holding the emotions (valence2: negative, positive; valence3 adds
+    neutral; quadrant has four). The n % k extra ones go to classes the seed draws. When a class has too few
+    samples, all of them are taken and the rest comes from the others, evenly. Never looks at any output.
     """
+    from s2w_eval.vocab import scheme_of_classes
+
     emotions = list(emotions)
     total = len(emotions)
     if n is None or n >= total:
@@ -219,17 +222,25 @@ def select_samples(emotions: Sequence[str], n: int | None, seed: int) -> list[in
     if n <= 0:
         raise UsageError(f"--n must be positive, got {n}")
     rng = np.random.default_rng(seed)
-    groups = {e: [i for i, x in enumerate(emotions) if x == e] for e in ("negative", "positive")}
-    want = {"negative": n // 2, "positive": n // 2}
-    if n % 2:
-        want["negative" if rng.random() < 0.5 else "positive"] += 1
-    for a, b in (("negative", "positive"), ("positive", "negative")):
+    scheme = scheme_of_classes(emotions)
+    classes = list(scheme.classes) if scheme is not None else sorted(set(emotions))
+    groups = {e: [i for i, x in enumerate(emotions) if x == e] for e in classes}
+    want = dict.fromkeys(classes, n // len(classes))
+    pool = list(classes)
+    for _ in range(n % len(classes)):  # one draw each (for two classes: negative iff < 0.5)
+        want[pool.pop(int(rng.random() * len(pool)))] += 1
+    for a in classes:
         short = want[a] - len(groups[a])
-        if short > 0:
-            want[a] -= short
-            want[b] += short
+        if short <= 0:
+            continue
+        want[a] -= short
+        while short > 0:  # one at a time, round the other classes that have samples to spare
+            spare = [b for b in classes if b != a and len(groups[b]) > want[b]]
+            for b in spare[:short]:
+                want[b] += 1
+                short -= 1
     chosen: list[int] = []
-    for e in ("negative", "positive"):
+    for e in classes:
         idx = groups[e]
         if want[e]:
             chosen.extend(int(i) for i in rng.choice(idx, size=want[e], replace=False))
@@ -462,7 +473,7 @@ def generate_run(
         if not wav.exists():
             write_wav(wav, a, sr)
         if need_frames and not (run / "scenes" / f"{sid}.mp4").exists():
-            _write_scene(run, sid, ds[i]["frames"].numpy(), fps, duration, a, sr, None, result)
+            _write_scene(run, sid, ds[i]["frames"].numpy(), fps, duration, wav, sr, None, result)
         if need_frames and not (run / "scenes" / REFERENCE / f"{sid}.mp4").exists():
             src = run / "scenes" / f"{sid}.mp4"
             if src.exists():
@@ -552,7 +563,7 @@ def generate_run(
                     atomic_write_json(run / cond / f"{sid}.json", side)
                     result.generated[cond] += 1
                     if video:
-                        _write_scene(run, sid, ds[i]["frames"].numpy(), fps, duration, w, sr, cond, result)
+                        _write_scene(run, sid, ds[i]["frames"].numpy(), fps, duration, wav, sr, cond, result)
         finally:
             bar.close()
         result.seconds[cond] = t_model
@@ -562,19 +573,7 @@ def generate_run(
             for i, sid in zip(chosen, ids, strict=True):
                 wav = run / cond / f"{sid}.wav"
                 if wav.exists() and not (run / "scenes" / cond / f"{sid}.mp4").exists():
-                    from s2w_eval.io.audio import load_audio
-
-                    _write_scene(
-                        run,
-                        sid,
-                        ds[i]["frames"].numpy(),
-                        fps,
-                        duration,
-                        load_audio(wav, sr)[0],
-                        sr,
-                        cond,
-                        result,
-                    )
+                    _write_scene(run, sid, ds[i]["frames"].numpy(), fps, duration, wav, sr, cond, result)
         del gen
 
     atomic_write_json(
@@ -622,17 +621,22 @@ def _write_scene(
     frames_hsv: np.ndarray,
     fps: float,
     duration: float,
-    audio: np.ndarray,
+    wav: Path,
     sr: int,
     cond: str | None,
     result: GenerateResult,
 ) -> None:
-    """scenes/<sid>.mp4 (cond None: the real audio) or scenes/<cond>/<sid>.mp4; a failure is a problem."""
+    """scenes/<sid>.mp4 (cond None: the real audio) or scenes/<cond>/<sid>.mp4; a failure is a problem.
+
+    The soundtrack is read back from `wav`, never taken from the float samples in memory: the video carries
+    the audio that is scored (16-bit, as written), and a video re-made on resume is byte-identical."""
+    from s2w_eval.io.audio import load_audio
     from s2w_eval.io.video import write_video
 
     path = run / "scenes" / (f"{sid}.mp4" if cond is None else f"{cond}/{sid}.mp4")
     n_frames = max(1, min(len(frames_hsv), int(round(duration * fps))))
     try:
+        audio = load_audio(wav, sr)[0]
         write_video(path, _hsv_to_rgb_uint8(frames_hsv[:n_frames]), fps, audio=audio, sample_rate=sr)
     except Exception as exc:  # noqa: BLE001 - a video is an extra: report it, keep the audio
         result.problems.append(

@@ -111,6 +111,10 @@ def _meta_to_config(cfg: Config, meta: dict[str, Any]) -> None:
     size = meta.get("frame_size") or meta.get("image_size")
     if size is not None:
         d.image_size = int(size[0] if isinstance(size, list | tuple) else size)
+    from .data.labels import dataset_scheme
+
+    d.labels, d.classes = dataset_scheme(meta)
+    cfg.cnn.n_classes = len(d.classes)  # the CNN's head follows the dataset's label scheme
 
 
 def open_datasets(data_dir: str | Path) -> tuple[Any, Any]:

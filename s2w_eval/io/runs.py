@@ -1,7 +1,8 @@
 """Run discovery: the contract between generation and evaluation (README.md, "Runs").
 
 ```
-<run>/samples.csv                  sample,emotion[,valence,source,start_s]   emotion: positive|negative
+<run>/samples.csv                  sample,emotion[,valence,source,start_s]   emotion: positive|negative, or
+                                   another class of a label scheme (neutral, positive-high, ...)
 <run>/<condition>/<sample>.wav     one folder per condition: target (the reference), baseline, scene2wav, ...
 <run>/<condition>/<sample>.json    optional sidecar: model, checkpoint sha256, seed, protocol+version, duration
 <run>/scenes/<sample>.mp4          optional: the scene video
@@ -122,7 +123,8 @@ def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:
                 Problem(
                     str(path),
                     f"line {lineno}: sample {sid!r} has emotion {row.get('emotion')!r}",
-                    "use 'positive' or 'negative'",
+                    "use positive or negative (or a label scheme's class: neutral, negative-high, "
+                    "negative-low, positive-low, positive-high)",
                 )
             )
             continue

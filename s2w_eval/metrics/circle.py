@@ -82,8 +82,11 @@ def weighted_label(weights: Mapping[str | int, float], tie_tolerance: float = 0.
 
 
 def emotion_label(emotion: str) -> str:
-    """The label an intended emotion should get: 'positive' -> '+', 'negative' -> '-'."""
+    """The label an intended emotion should get: 'positive' -> '+', 'negative' -> '-', 'neutral' -> '0'; a
+    valence x arousal class ('positive-high', ...) by its valence (the circle speaks of valence only)."""
     e = str(emotion).strip().lower()
+    if e.partition("-")[2] in ("high", "low"):
+        e = e.partition("-")[0]
     if e in ("positive", "pos", "+"):
         return "+"
     if e in ("negative", "neg", "-"):

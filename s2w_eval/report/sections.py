@@ -29,8 +29,17 @@ from .tables import fmt_p as _p
 from .tables import fmt_pct as _pct
 from .tables import num as _num
 
-_EMOTION_SIGN = {"positive": "+", "negative": "-"}
 FIGURE_STEM = 60  # characters of an id kept in a figure's file name (plus a hash when cut or changed)
+
+
+def _intended_sign(emotion: Any) -> str | None:
+    """The circle label an intended class should get (+, -, 0 for neutral; a quadrant by its valence)."""
+    from ..metrics.circle import emotion_label
+
+    try:
+        return emotion_label(str(emotion))
+    except ValueError:
+        return None
 
 
 def public_path(value: Any, base: Path | None = None) -> str:
@@ -262,7 +271,7 @@ def _chord_accuracy(rows: list[dict[str, str]], cond: str, method: str | None) -
         lab = normalise_label(r.get("label"))
         if lab in counts:
             counts[lab] += 1
-        want = _EMOTION_SIGN.get(str(r.get("emotion", "")).strip().lower())
+        want = _intended_sign(r.get("emotion", ""))
         if want is None or not lab:
             continue
         n += 1
@@ -296,7 +305,7 @@ def _chord_labels_table(mrows: list[dict[str, str]], conds: list[str], mname: st
         conditions=conds,
     )
     for i, s in enumerate(samples):
-        want = _EMOTION_SIGN.get(str(emo.get(s, "")).lower(), "")
+        want = _intended_sign(emo.get(s, "")) or ""
         line = [s, want or emo.get(s, "")]
         for j, c in enumerate(conds):
             r = cell.get((s, c))
@@ -316,7 +325,8 @@ def _chord_accuracy_table(
         ["condition", "n", "agree", "accuracy", "Wilson 95% CI", "binomial p (vs 50%)", "+", "0", "-"],
         [],
         source=src + " (accuracy and CIs computed by the report from the per-clip labels)",
-        note="A 0 (tie) label never agrees: the paper's intended emotions are + or -.",
+        note="A 0 (tie) label agrees only with a neutral intended class (valence3 scheme); the paper's "
+        "intended emotions are + or -.",
         conditions=conds,
     )
     for c in conds:
@@ -371,6 +381,17 @@ def _chord_rules_table(res: RunResults, method: str, mname: str) -> Table | None
     return t
 
 
+def _chord_class_tables(res: RunResults, method: str, mname: str) -> list[Table]:
+    """chords.json's per-class agreement and confusion matrix (its label scheme, the primary label)."""
+    from ..tasks.chords import emotion_class_tables
+
+    doc = res.chords if isinstance(res.chords, dict) else {}
+    tables = emotion_class_tables(doc, f"Chords{mname}", doc.get("primary_label") or "label", method or None)
+    for t in tables:
+        t.source = _source_note(res, "chords.json")
+    return tables
+
+
 def _chords_section(res: RunResults) -> Section:
     sec = Section("Chords and emotion (Emotional Circle of Fifths)")
     rows = res.chords_rows or []
@@ -389,6 +410,7 @@ def _chords_section(res: RunResults) -> Section:
         rules = _chord_rules_table(res, method, mname)
         if rules is not None:
             sec.blocks.append(rules)
+        sec.blocks += _chord_class_tables(res, method, mname)
     if len(sec.blocks) == 0:
         sec.blocks.append("Not available: chords.json holds no labels and chords.csv is absent or empty.")
     return sec

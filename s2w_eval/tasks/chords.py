@@ -2,7 +2,9 @@
 
 Rows: one per sample x condition x method (chords.csv), from metrics.chords.detection_row; per clip a notes
 .lab, a chords .lab (mir_eval style) and a MIDI file under clips/<condition>/. Summary: metrics.chords.summarize
-(label = intended emotion shares with Wilson CIs, agreement between conditions).
+(label = intended emotion shares with Wilson CIs, agreement between conditions), and per label rule the run's
+label scheme (valence2, valence3, quadrant: metrics.emotion) with the agreement per intended class (Wilson CIs)
+and the confusion matrix intended class x circle label.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..errors import DataError, Problem, S2WError, SilentAudioError
 from ..features.detect import detect, get_method, params_hash, silent_detection
 from ..io.audio import load_audio, probe_audio
 from ..metrics import chords as chordmetrics
+from ..metrics import emotion as emotionmetrics
 from ..names import safe_stem
 from .base import Context, Item, Task, items_of
 
@@ -166,6 +169,7 @@ class ChordsTask(Task):
     def summarize(self, rows, ctx: Context) -> dict[str, Any]:
         summary = chordmetrics.summarize(rows, self.scored_conditions, self.level)
         summary["primary_label"] = self.primary
+        summary["emotion_classes"] = emotion_classes(rows, self.level)
         return summary
 
     def document(self, rows, summary, ctx: Context) -> dict[str, Any]:
@@ -188,6 +192,61 @@ class ChordsTask(Task):
 
     def tables(self, rows, doc, title: str) -> list:
         return chords_tables(rows, doc, self.scored_conditions, title, self.primary)
+
+
+def emotion_classes(rows, level: float = 0.95) -> dict[str, Any]:
+    """Per label rule: metrics.emotion.scheme_summary (scheme, per-class agreement, confusion matrix); when the
+    intended emotions mix classes of different schemes, {"error": why} instead."""
+    if not rows:
+        return {}
+    try:
+        return {
+            col: emotionmetrics.scheme_summary(rows, col, ("method", "condition"), level)
+            for col in chordmetrics.LABEL_COLUMNS
+        }
+    except ValueError as exc:
+        return {"error": str(exc)}
+
+
+def emotion_class_tables(summary, title: str, primary: str = "label", method: str | None = None) -> list:
+    """The per-class agreement and the confusion matrix of `summary["emotion_classes"][primary]` (the console's
+    and the report's tables), for one method or all."""
+    from ..report.tables import Table, fmt_ci, fmt_pct
+
+    classes = summary.get("emotion_classes") if isinstance(summary, Mapping) else None
+    es = classes.get(primary) if isinstance(classes, Mapping) else None
+    if not isinstance(es, Mapping) or not es.get("per_class"):
+        return []
+    mine = [r for r in es["per_class"] if not method or r.get("method") == method]
+    conf = [r for r in es.get("confusion") or [] if not method or r.get("method") == method]
+    return [
+        Table(
+            f"{title}: agreement per intended class, {es.get('scheme')} scheme ({primary}, Wilson 95% CI)",
+            ["method", "condition", "intended", "expects", "n", "agree", "share", "95% CI"],
+            [
+                [
+                    str(r.get("method", "")),
+                    str(r.get("condition", "")),
+                    str(r.get("class", "")),
+                    str(r.get("expected_label", "")),
+                    str(r.get("n", "")),
+                    str(r.get("matches", "")),
+                    fmt_pct(r.get("share")),
+                    fmt_ci(r.get("ci_low"), r.get("ci_high"), 3),
+                ]
+                for r in mine
+            ],
+        ),
+        Table(
+            f"{title}: confusion matrix, intended class x circle label ({primary})",
+            ["method", "condition", "intended", "-", "0", "+"],
+            [
+                [str(r.get("method", "")), str(r.get("condition", "")), str(r.get("intended", ""))]
+                + [str(r.get(k, "")) for k in "-0+"]
+                for r in conf
+            ],
+        ),
+    ]
 
 
 def chords_tables(rows, summary, conditions, title: str, primary: str = "label") -> list:
@@ -226,6 +285,7 @@ def chords_tables(rows, summary, conditions, title: str, primary: str = "label")
                 ],
             )
         )
+    out += emotion_class_tables(summary, title, primary)
     agree = [a for a in summary["agreement"] if a["label_column"] == primary]
     if agree:
         out.append(

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from s2w_eval.errors import DataError, UsageError
+from s2w_eval.vocab import DEFAULT_NEUTRAL_BAND, DEFAULT_SCHEME, classify
 
 ANNOTATION_NAMES = ("emotion/intended_1.dat", "intended_1.dat")
 SHORT_POLICIES = ("extend", "truncate", "error")
@@ -129,9 +130,18 @@ def window_mean(ann: Annotation, t0: float, t1: float) -> tuple[float, float, bo
 
 
 def splice_labels(
-    ann: Annotation, duration: float, seconds: int = 3, short: str = "extend", offset: float = 0.0
+    ann: Annotation,
+    duration: float,
+    seconds: int = 3,
+    short: str = "extend",
+    offset: float = 0.0,
+    scheme: str = DEFAULT_SCHEME,
+    neutral_band: float = DEFAULT_NEUTRAL_BAND,
 ) -> list[dict]:
     """One row per splice: k, start_s, valence, arousal (rounded means), emotion, past_end.
+
+    `emotion` is the class of the label `scheme` (`s2w_eval.vocab`) from the rounded means: under
+    the default `valence2`, positive iff the rounded valence >= 0 (the original's rule).
 
     `short` is the policy for windows past the annotation's end: "extend" (the original: reuse the last row),
     "truncate" (drop those splices) or "error" (raise).
@@ -160,7 +170,7 @@ def splice_labels(
                 "start_s": float(t0),
                 "valence": v,
                 "arousal": a,
-                "emotion": "positive" if v >= 0 else "negative",
+                "emotion": classify(v, a, scheme, neutral_band),
                 "past_end": bool(past),
             }
         )

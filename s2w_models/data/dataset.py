@@ -1,14 +1,15 @@
 """`SpliceDataset`: a prepared dataset folder as a torch Dataset, read lazily (memory-mapped shards).
 
 A prepared folder (written by `s2w-models data prepare`, `data import-npz`) holds
-- `samples.csv`: sample, movie, start_s, valence, arousal, emotion (positive|negative), split (train|val|test),
-  shard, row;
+- `samples.csv`: sample, movie, start_s, valence, arousal, emotion (a class of the label scheme; valence2:
+  positive|negative), split (train|val|test), shard, row;
 - `dataset.json`: seconds, fps, frames_per_clip, frame_size [H, W], color "hsv", sample_rate, audio_len, downmix,
-  split policy, provenance, per-movie notes;
+  labels {scheme, classes, ...} (absent: valence2), split policy, provenance, per-movie notes;
 - `shards/<shard>.frames.npy` uint8 (n, F, 3, H, W) = round(HSV * 255), `shards/<shard>.audio.npy` int16 (n, L).
 
 `ds[i]` returns {"frames": float32 (F, 3, H, W) HSV in [0, 1], "audio": float32 (L,) in [-1, 1] (int16 / 32768),
-"emotion": int64 (1 positive, 0 negative), "sample": str, "index": int}. Shards are opened with
+"emotion": int64 (the class's index in the scheme: valence2 1 positive / 0 negative), "sample": str,
+"index": int}; `ds.classes` names them. Shards are opened with
 `np.load(mmap_mode="r")` on first use in each process (never pickled to DataLoader workers).
 """
 
@@ -22,15 +23,21 @@ import numpy as np
 
 from s2w_eval.errors import DataError, UsageError
 
+from .labels import dataset_scheme
+
 SPLITS = ("train", "val", "test")
 SAMPLE_COLUMNS = ("sample", "movie", "start_s", "valence", "arousal", "emotion", "split", "shard", "row")
 
 
-def load_samples(root: str | Path):
-    """The `samples.csv` of a prepared folder as a DataFrame (validated)."""
+def load_samples(root: str | Path, classes: tuple[str, ...] | None = None):
+    """The `samples.csv` of a prepared folder as a DataFrame (validated; `emotion` must be one of `classes`,
+    by default those of the scheme dataset.json names)."""
     import pandas as pd
 
     root = Path(root)
+    if classes is None:
+        meta = load_meta(root) if (root / "dataset.json").is_file() else {}
+        classes = dataset_scheme(meta, root / "dataset.json")[1]
     path = root / "samples.csv"
     if not path.exists():
         raise DataError(
@@ -47,9 +54,13 @@ def load_samples(root: str | Path):
     missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"samples.csv lacks column(s) {', '.join(missing)}", path)
-    bad = sorted(set(df["emotion"]) - {"positive", "negative"})
+    bad = sorted(set(df["emotion"]) - set(classes))
     if bad:
-        raise DataError(f"samples.csv: unknown emotion value(s) {bad}", path, "use positive|negative")
+        raise DataError(
+            f"samples.csv: unknown emotion value(s) {bad}",
+            path,
+            f"use {'|'.join(classes)} (the label scheme dataset.json names)",
+        )
     bad = sorted(set(df["split"]) - set(SPLITS))
     if bad:
         raise DataError(f"samples.csv: unknown split value(s) {bad}", path, "use train|val|test")
@@ -83,14 +94,16 @@ class SpliceDataset(_Base):
         self.root = Path(root)
         self.split = split
         self.meta: dict[str, Any] = load_meta(self.root)
-        df = load_samples(self.root)
+        self.scheme, self.classes = dataset_scheme(self.meta, self.root / "dataset.json")
+        df = load_samples(self.root, self.classes)
         if split is not None:
             df = df[df["split"] == split]
         self.samples = df.reset_index(drop=True)
         self._shards: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._shard_names = self.samples["shard"].tolist()
         self._rows = self.samples["row"].astype(np.int64).to_numpy()
-        self._labels = (self.samples["emotion"] == "positive").astype(np.int64).to_numpy()
+        index = {c: i for i, c in enumerate(self.classes)}
+        self._labels = self.samples["emotion"].map(index).astype(np.int64).to_numpy()
         self._ids = self.samples["sample"].tolist()
 
     def __len__(self) -> int:
@@ -145,7 +158,7 @@ class SpliceDataset(_Base):
         }
 
     def labels(self) -> np.ndarray:
-        """int64 labels of every item (1 positive, 0 negative), without reading any shard."""
+        """int64 class indices of every item (valence2: 1 positive, 0 negative), without reading any shard."""
         return self._labels.copy()
 
     def __repr__(self) -> str:

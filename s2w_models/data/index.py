@@ -96,6 +96,7 @@ def write_index(
         check_target(out, meta)
     if kept:  # a rerun over the same movies (resume) is not a merge: its index is written afresh
         old_meta, old_rows = found
+        _relabel_kept(kept, old_meta, meta, out)
         merged = sorted(kept + list(rows), key=lambda r: (str(r["movie"]), float(r["start_s"])))
         seen: dict[str, str] = {}
         for r in merged:
@@ -132,6 +133,17 @@ def write_index(
     atomic_write_csv(out / "samples.csv", rows, columns)
     atomic_write_json(out / "dataset.json", meta)
     return rows
+
+
+def _relabel_kept(kept: list[dict[str, Any]], old_meta: dict[str, Any], meta: dict[str, Any], out: Path) -> None:
+    """One dataset, one label scheme: the kept movies' rows take this call's scheme (from their stored valence
+    and arousal means), so a merge never mixes, say, valence2 and quadrant labels."""
+    new = meta.get("labels")
+    if not new or (old_meta.get("labels") or {}) == new:
+        return
+    from .labels import relabel
+
+    relabel(kept, new["scheme"], float(new.get("neutral_band") or 0.0), out / "samples.csv")
 
 
 def _remove_unused_shards(out: Path, keep: set[str]) -> None:

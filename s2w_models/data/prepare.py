@@ -43,6 +43,7 @@ from s2w_eval.results import atomic_write_json, provenance, sha256_file
 from .annotations import SHORT_POLICIES, find_annotation, n_splices, parse_annotation, splice_labels
 from .dataset import SPLITS
 from .index import check_target, write_index
+from .labels import DEFAULT_NEUTRAL_BAND, DEFAULT_SCHEME, check_scheme, relabel, scheme_meta
 
 FORMAT_VERSION = 1
 PAPER_TRAIN = ("BMI", "CHI", "FNE", "GLA", "LOR")
@@ -635,13 +636,18 @@ def prepare(
     progress: bool = True,
     log: Callable[[str], None] = _echo,
     replace: bool = False,
+    labels: str = DEFAULT_SCHEME,
+    neutral_band: float = DEFAULT_NEUTRAL_BAND,
 ) -> PrepareResult:
     """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done.
 
     An existing dataset in `out` is merged with by movie (`.index.write_index`); `replace` starts it over.
+    `labels` is the label scheme (valence2 | valence3 | quadrant, see `s2w_eval.vocab`); changing
+    it relabels the stored valence/arousal means without decoding anything again.
     """
     from ..config import bounded
 
+    scheme = check_scheme(labels, neutral_band)
     bounded("splice seconds", seconds, 1, 600)
     bounded("fps", fps, 1, 120)
     for side in size:  # 20000x20000 would allocate hundreds of GiB per splice
@@ -710,6 +716,7 @@ def prepare(
         assign_splits(
             result.rows, movie_split, val_fraction, carve_test=split_rule.startswith("single movie")
         )
+    relabel(result.rows, scheme, neutral_band, csv_source or source)
     for r in result.rows:
         r.pop("k", None)
     result.rows.sort(key=lambda r: (r["movie"], r["start_s"]))
@@ -719,8 +726,9 @@ def prepare(
         "downmix": cfg.downmix,
         "resize": "bilinear (swscale), aspect ratio not preserved",
         "frame_sampling": f"the frame on screen at t = k / {cfg.fps} s (by presentation timestamp)",
-        "label_rule": "mean raw valence over [t0, t0+S) from the last row with time <= t0, rounded to 3 decimals; "
-        "positive iff >= 0",
+        "label_rule": "mean raw valence (arousal) over [t0, t0+S) from the last row with time <= t0, rounded to 3 "
+        f"decimals; {scheme_meta(scheme, neutral_band)['rule']}",
+        "labels": scheme_meta(scheme, neutral_band),
         "short_annotations": cfg.short_annotations,
         "split_policy": {
             "rule": split_rule,
@@ -748,12 +756,16 @@ def label_table(
     split: str = "auto",
     short_annotations: str = "extend",
     log: Callable[[str], None] = _echo,
+    labels: str = DEFAULT_SCHEME,
+    neutral_band: float = DEFAULT_NEUTRAL_BAND,
 ) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Per movie: splices and negative/positive counts from the annotations alone (no decoding).
+    """Per movie: splices and their count per class of the label scheme (valence2: negative/positive), from the
+    annotations alone (no decoding).
 
     The movie's length D comes from its video when there is one (container headers only), else from
     `durations[movie]`, else from the annotation's last timestamp.
     """
+    scheme = check_scheme(labels, neutral_band)
     source = Path(source)
     durations = dict(durations or {})
     found = discover_movies(source)
@@ -779,11 +791,10 @@ def label_table(
                 duration, origin = float(durations[m.name]), "given"
             else:
                 duration, origin = ann.end, "annotation end"
-            labels = splice_labels(ann, duration, seconds, short_annotations)
+            spl = splice_labels(ann, duration, seconds, short_annotations, 0.0, scheme.name, neutral_band)
         except S2WError as err:
             problems.append(Problem.from_error(err))
             continue
-        neg = sum(r["emotion"] == "negative" for r in labels)
         rows.append(
             {
                 "movie": m.name,
@@ -791,10 +802,9 @@ def label_table(
                 "duration_s": round(duration, 3),
                 "duration_from": origin,
                 "annotation_end_s": ann.end,
-                "splices": len(labels),
-                "negative": neg,
-                "positive": len(labels) - neg,
-                "past_annotation_end": sum(r["past_end"] for r in labels),
+                "splices": len(spl),
+                **{c: sum(r["emotion"] == c for r in spl) for c in scheme.classes},
+                "past_annotation_end": sum(r["past_end"] for r in spl),
             }
         )
     for sp in ("train", "test"):
@@ -805,8 +815,7 @@ def label_table(
                     "movie": f"total {sp}",
                     "split": sp,
                     "splices": sum(r["splices"] for r in part),
-                    "negative": sum(r["negative"] for r in part),
-                    "positive": sum(r["positive"] for r in part),
+                    **{c: sum(r[c] for r in part) for c in scheme.classes},
                     "past_annotation_end": sum(r["past_annotation_end"] for r in part),
                 }
             )
