@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import click
 
 from .errors import EXIT_DATA, EXIT_OK, EXIT_USAGE, Problem, S2WError
+from .vocab import did_you_mean  # noqa: F401 - re-exported
 
 
 class LazyGroup(click.Group):
@@ -31,18 +34,30 @@ class LazyGroup(click.Group):
 
 
 def report_problems(problems: Sequence[Problem], stream=None) -> int:
-    """Print each problem on its own line; return the exit code they imply (0 or 1)."""
+    """Print each problem (and warning) on its own line; return the exit code they imply (0 or 1)."""
     stream = stream or sys.stderr
     for p in problems:
-        click.echo(f"error: {p.format()}", file=stream)
-    if problems:
-        click.echo(f"{len(problems)} problem(s); everything else was processed.", file=stream)
+        click.echo(f"{'warning' if p.warning else 'error'}: {p.format()}", file=stream)
+    errors = sum(1 for p in problems if not p.warning)
+    if errors:
+        click.echo(f"{errors} problem(s); everything else was processed.", file=stream)
         return EXIT_DATA
     return EXIT_OK
 
 
 def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
-    """Run a click group with s2w's exit codes: 0 ok, 1 data error, 2 usage error; no traceback for a user error."""
+    """Run a click group with s2w's exit codes: 0 ok, 1 data error, 2 usage error; no traceback for a user error.
+
+    Warnings that third-party libraries raise while a command runs (librosa, audioread, torch...) are collected
+    and reported once each at the end, after the command's own output, instead of interleaving with it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        code = _run(cli, argv)
+    _report_warnings(caught)
+    return code
+
+
+def _run(cli: click.Group, argv: Sequence[str] | None) -> int:
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except click.exceptions.Abort:
@@ -52,7 +67,7 @@ def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
         exc.show()
         return EXIT_USAGE
     except S2WError as exc:
-        click.echo(f"error: {exc.format()}", err=True)
+        click.echo(f"error: {exc.format(as_option=True)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted; finished items are kept, rerun the same command to resume", err=True)
@@ -60,6 +75,32 @@ def run_main(cli: click.Group, argv: Sequence[str] | None = None) -> int:
     if isinstance(rv, int):
         return rv
     return EXIT_OK
+
+
+def _report_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for w in caught:
+        module = Path(w.filename).parts
+        origin = next((part for part in module if part in _KNOWN_SOURCES), Path(w.filename).stem)
+        key = (origin, f"{w.category.__name__}: {w.message}")
+        seen[key] = seen.get(key, 0) + 1
+    for (origin, text), n in seen.items():
+        times = f" ({n} times)" if n > 1 else ""
+        click.echo(f"warning from {origin}: {text.splitlines()[0]}{times}", err=True)
+
+
+_KNOWN_SOURCES = (
+    "librosa",
+    "audioread",
+    "torch",
+    "torchaudio",
+    "music21",
+    "numpy",
+    "scipy",
+    "sklearn",
+    "av",
+    "soxr",
+)
 
 
 def parse_list(
@@ -78,14 +119,7 @@ def parse_list(
     return items
 
 
-def did_you_mean(name: str, options: Sequence[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-TABLE_FORMATS = ("github", "latex", "csv", "plain", "simple")
+TABLE_FORMATS = ("github", "latex", "csv", "plain", "simple", "json")
 
 
 def scoring_options(f: Callable) -> Callable:
@@ -93,7 +127,6 @@ def scoring_options(f: Callable) -> Callable:
 
     They arrive as the parameters protocol, long, out_root, fmt, quiet.
     """
-    from pathlib import Path
 
     options = [
         click.option(
@@ -103,6 +136,7 @@ def scoring_options(f: Callable) -> Callable:
             "--long", is_flag=True, help="Use the 10 s protocol (cognimuse-10s; the paper's 10 s tables)."
         ),
         click.option(
+            "-o",
             "--out",
             "out_root",
             type=click.Path(path_type=Path),
@@ -116,7 +150,7 @@ def scoring_options(f: Callable) -> Callable:
             type=click.Choice(TABLE_FORMATS),
             default="github",
             show_default=True,
-            help="Console table format.",
+            help="Console output: a table format, or json (the result documents, on stdout).",
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
     ]
@@ -130,3 +164,48 @@ def main_factory(cli: click.Group) -> Callable[[], None]:
         sys.exit(run_main(cli))
 
     return main
+
+
+_SOURCES = {
+    "given": "as given",
+    "long": "the 10 s protocol, as asked",
+    "run": "recorded in the run's sidecars",
+    "default": "the default: none given, none recorded in the run",
+}
+
+
+def score_printer(fmt: str, quiet: bool) -> Callable:
+    """The callback `api.score` calls as each run is scored: the protocol used, the tables, a count line."""
+
+    def on_run(res, resolved) -> None:
+        p = resolved.protocol
+        click.echo(f"{res.run.name}: protocol {p.name} {p.version} ({_SOURCES[resolved.source]})", err=True)
+        if fmt != "json":
+            click.echo(res.task.format_tables(res.rows, res.doc, fmt, res.run.name))
+        c = res.counts
+        if not quiet or c["computed"] or c["rows"] < c["expected"]:
+            click.echo(
+                f"{res.run.name}: {c['rows']} of {c['expected']} {res.task.unit}s scored ({c['computed']} "
+                f"computed, {c['reused']} reused) -> {res.csv_path}",
+                err=True,
+            )
+
+    return on_run
+
+
+def finish_scores(scores, fmt: str) -> int:
+    """After `api.score`: the JSON documents (with --format json), every problem, and the exit code."""
+    if fmt == "json":
+        from .results import to_json
+
+        click.echo(
+            to_json(
+                {
+                    "task": scores.task,
+                    "results": [r.doc for r in scores.results],
+                    "problems": [p.format() for p in scores.problems],
+                }
+            ),
+            nl=False,
+        )
+    return report_problems(scores.problems)

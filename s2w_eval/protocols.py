@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .clikit import did_you_mean
 from .errors import UsageError
 from .features.detect import METHOD_ALIASES as _DETECT_ALIASES
 from .features.detect import METHODS as _DETECT_METHODS
 from .metrics.pam import DPAM_LOADERS
 from .metrics.pam import METRIC_NAMES as PAM_METRICS
+from .vocab import did_you_mean
 
 REPO_PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 PACKAGED_PROTOCOLS = Path(__file__).resolve().parent / "_protocols"

@@ -9,44 +9,23 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import hashlib
 import io
 import json
 import os
 import platform
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from importlib import metadata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .io.files import atomic_write_bytes, atomic_write_text, sha256_file  # noqa: F401 - re-exported
+from .versions import package_versions
+
+#: the version of the layout of every result JSON s2w writes (recorded as `schema_version` in each)
+SCHEMA_VERSION = 1
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _json_default(obj: Any) -> Any:
@@ -65,7 +44,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
+    return json.dumps(_finite(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
@@ -136,42 +115,6 @@ def atomic_write_csv(
     path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
 ) -> Path:
     return atomic_write_text(path, rows_to_csv(rows, columns))
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
-
-
-_PACKAGES = (
-    "numpy",
-    "scipy",
-    "torch",
-    "librosa",
-    "soundfile",
-    "soxr",
-    "av",
-    "pandas",
-    "music21",
-    "cdpam",
-    "dpam",
-)
-
-
-def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def provenance(

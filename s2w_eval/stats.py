@@ -77,14 +77,6 @@ def paired_wilcoxon(a, b, lower_is_better: bool = True) -> PairedComparison:
     )
 
 
-def sign_test(wins: int, losses: int) -> float:
-    """Two-sided exact sign test (ties dropped)."""
-    n = wins + losses
-    if n == 0:
-        return math.nan
-    return float(_st.binomtest(wins, n, 0.5, alternative="two-sided").pvalue)
-
-
 def binomial_test(successes: int, n: int, p: float = 0.5) -> float:
     """Two-sided exact binomial test; NaN when n == 0."""
     if n <= 0:
@@ -93,15 +85,11 @@ def binomial_test(successes: int, n: int, p: float = 0.5) -> float:
 
 
 def wilson_ci(successes: int, n: int, level: float = 0.95) -> Interval:
-    """Wilson score interval for a proportion; (NaN, NaN) when n == 0."""
+    """Wilson score interval for a proportion (scipy's binomtest); (NaN, NaN) when n == 0."""
     if n <= 0:
         return Interval(math.nan, math.nan, level)
-    z = float(_st.norm.ppf(1 - (1 - level) / 2))
-    phat = successes / n
-    denom = 1 + z * z / n
-    centre = (phat + z * z / (2 * n)) / denom
-    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
-    return Interval(max(0.0, centre - half), min(1.0, centre + half), level)
+    ci = _st.binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return Interval(float(ci.low), float(ci.high), level)
 
 
 # ---------------------------------------------------------------------------------------------- pairwise surveys

@@ -31,6 +31,7 @@ from typing import Any
 
 import click
 
+import s2w_eval
 from s2w_eval.errors import Problem, UsageError
 from s2w_eval.results import atomic_write_json, provenance
 
@@ -120,12 +121,6 @@ def _eval_cli(args: list[str]) -> int:
     from s2w_eval.clikit import run_main
 
     return run_main(cli, args)
-
-
-def _eval_has(command: str) -> bool:
-    from s2w_eval.cli import COMMANDS
-
-    return command in COMMANDS
 
 
 def run_quickstart(
@@ -273,24 +268,16 @@ def run_quickstart(
 
     # 7. PAM
     def pam() -> str:
-        rc = _eval_cli(
-            [
-                "pam",
-                str(run_dir),
-                "--protocol",
-                str(proto.path),
-                "--metric",
-                cfg.pam_metrics,
-                "--out",
-                str(out / "reports"),
-                "--cache-dir",
-                str(out / "cache"),
-                "--device",
-                cfg.device,
-            ]
-            + ([] if progress else ["--quiet"])
+        scores = s2w_eval.pam(
+            [run_dir],
+            proto,
+            metrics=cfg.pam_metrics.split(","),
+            out=out / "reports",
+            cache_dir=out / "cache",
+            device=cfg.device,
+            progress=progress,
         )
-        _check_rc(rc, "s2w-eval pam", res_dir / "pam.json", result)
+        _record_scores(scores, "s2w-eval pam", res_dir / "pam.json", result)
         return _pam_headline(res_dir / "pam.json")
 
     steps.append(
@@ -304,18 +291,16 @@ def run_quickstart(
 
     # 8. chords
     def chords() -> str:
-        if not _eval_has("chords"):
-            return "skipped: this s2w has no `s2w-eval chords`"
-        rc = _eval_cli(["chords", str(run_dir), "--protocol", str(proto.path), "--out", str(out / "reports")])
-        _check_rc(rc, "s2w-eval chords", res_dir / "chords.csv", result)
+        scores = s2w_eval.chords([run_dir], proto, out=out / "reports", progress=progress)
+        _record_scores(scores, "s2w-eval chords", res_dir / "chords.csv", result)
         return "pitch classes and labels per clip"
 
     steps.append(
         (
             "score chords",
-            {"gen": _key(steps[-2][1]), "available": _eval_has("chords")},
+            {"gen": _key(steps[-2][1])},
             chords,
-            lambda: (res_dir / "chords.csv").is_file() or not _eval_has("chords"),
+            lambda: (res_dir / "chords.csv").is_file(),
         )
     )
 
@@ -385,6 +370,17 @@ def _check_rc(rc: int, what: str, expected: Path, result: QuickstartResult) -> N
         result.problems.append(
             Problem(str(expected), f"{what} reported problems (exit code {rc}); see above")
         )
+
+
+def _record_scores(scores, what: str, expected: Path, result: QuickstartResult) -> None:
+    """Problems of an evaluation step go into the quickstart's result (named as the command names them)."""
+    if not expected.exists():
+        raise UsageError(f"{what} wrote no results; see the messages above", expected)
+    for p in scores.problems:
+        if p.warning:
+            click.echo(f"warning: {p.format()}", err=True)
+        else:
+            result.problems.append(p)
 
 
 def _pam_headline(path: Path) -> str:

@@ -5,6 +5,10 @@ record, masked CRC32C of the record) each holding an `Event` protobuf. A scalar 
 `Event{wall_time: 1 double, step: 2 int64, summary: 5 Summary{value: 1 Value{tag: 1 string, simple_value: 2 float}}}`,
 and the first record is `Event{wall_time, file_version: 3 "brain.Event:2"}`. That is all this module writes;
 `read_scalars` reads such files back (checking every CRC) for tests and for scripts.
+
+Why not torch.utils.tensorboard: its SummaryWriter needs the `tensorboard` package (and protobuf), which would
+become a dependency of every training run for the sake of a few scalars; this writer has none, and the files it
+writes are read by TensorBoard's own EventAccumulator in the tests.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from pathlib import Path
 
 from s2w_eval.errors import DataError
-from s2w_eval.features.tfckpt import crc32c, mask_crc
+from s2w_eval.io.records import crc32c, mask_crc
 
 
 def _varint(n: int) -> bytes:

@@ -19,7 +19,9 @@ from s2w_eval.features.base import PerceptualMetric
 from s2w_eval.features.cache import EmbeddingCache
 from s2w_eval.io.audio import load_audio, write_wav
 from s2w_eval.io.runs import load_run
-from s2w_eval.metrics.pam import score_run, summarize
+from s2w_eval.metrics.pam import summarize
+from s2w_eval.runner import run_task
+from s2w_eval.tasks.pam import PamTask
 from tests.conftest import REPO, make_run, tone
 
 # --- the metric itself -------------------------------------------------------------------------------------
@@ -49,6 +51,10 @@ def test_cdpam_weights_hash_checked(monkeypatch, tmp_path):
 
 
 # --- the scorer, with a cheap deterministic metric ---------------------------------------------------------
+
+
+def score_run(run, metrics, out_dir, **kwargs):
+    return run_task(run, PamTask(metrics), out_dir, **kwargs)
 
 
 class SpectralMetric(PerceptualMetric):

@@ -27,6 +27,8 @@ class PerceptualMetric:
     sample_rate: int | None = None
     #: sha256 of the weights file; part of every cache key
     weights_sha256: str = ""
+    #: the shape of one clip's embedding (embedding metrics), checked on every cache read; None: unchecked
+    embedding_shape: tuple[int, ...] | None = None
 
     def load(self, path: str | Path) -> np.ndarray:
         """Read a file in the metric's input convention: 1-D float32. Raises DataError on a bad file."""

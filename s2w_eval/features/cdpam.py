@@ -26,7 +26,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..io.audio import load_audio
-from ..results import package_versions, sha256_file
+from ..io.files import sha256_file
+from ..versions import package_versions
 from .base import PerceptualMetric
 
 CDPAM_VERSION = "0.0.6"
@@ -76,6 +77,8 @@ class CDPAMMetric(PerceptualMetric):
     embeds = True
     loader = "librosa-like: soundfile/PyAV, mono average, soxr HQ to 22050 Hz, x32768 rounded"
     sample_rate = SAMPLE_RATE
+    #: one embedding per clip (the acoustic features, L2-normalised); the cache checks entries against it
+    embedding_shape = (512,)
 
     def __init__(self, device: str = "cpu", threads: int | None = None):
         import torch

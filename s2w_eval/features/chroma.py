@@ -19,7 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+from ..vocab import PITCH_CLASSES
+
 BINS_PER_SEMITONE = 3
 NO_CHORD = "N"
 
@@ -248,14 +249,3 @@ def frames_to_segments(
     if segs and segs[-1].end < duration:
         segs[-1] = Segment(segs[-1].start, duration, segs[-1].label)
     return [s for s in segs if s.label not in drop]
-
-
-def predominant_pitch_class(chroma: np.ndarray, silence: np.ndarray | None = None) -> list[str]:
-    """The strongest pitch class per frame ('N' where the frame is silent or has no energy)."""
-    idx = np.argmax(chroma, axis=0)
-    out = [PITCH_CLASSES[i] for i in idx]
-    energy = chroma.sum(axis=0)
-    for t in range(len(out)):
-        if energy[t] <= 0 or (silence is not None and silence[t]):
-            out[t] = NO_CHORD
-    return out

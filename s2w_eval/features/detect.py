@@ -54,7 +54,6 @@ class Detection:
     duration: float
     notes: list[Note] = field(default_factory=list)
     chords: list[ch.Segment] = field(default_factory=list)
-    predominant: list[ch.Segment] = field(default_factory=list)
     reason: str | None = None
     key: KeyEstimate | None = None
     tuning: float = 0.0
@@ -126,9 +125,6 @@ def _finish(
     else:
         labels = ch.chords_template(chroma, silent_frames)
     det.chords = ch.frames_to_segments(labels, hop_s, det.duration, min_s=p["min_note_s"])
-    det.predominant = ch.frames_to_segments(
-        ch.predominant_pitch_class(chroma, silent_frames), hop_s, det.duration, min_s=p["min_note_s"]
-    )
     if not det.notes and det.reason is None:
         det.reason = "no notes detected"
     det.key = estimate_key(det.notes) if det.notes else None

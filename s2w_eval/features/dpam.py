@@ -102,7 +102,7 @@ def read_weights(prefix: str | Path) -> dict[str, list[np.ndarray]]:
 
 @lru_cache(maxsize=8)
 def _weights_sha256(path: str, mtime_ns: int, size: int) -> str:
-    from ..results import sha256_file
+    from ..io.files import sha256_file
 
     return sha256_file(path)
 
@@ -266,7 +266,7 @@ class DPAMMetric(PerceptualMetric):
             from ..io.audio import load_audio
 
             x, _sr = load_audio(path, sr=MODERN_SR)
-            return np.round(x.astype(np.float64) * 32768.0).astype(np.float32)
+            return modern_input(x)
         return load_paper2020(path)
 
     # -- distances -------------------------------------------------------------------------------------------
@@ -334,6 +334,11 @@ def _as_clip(x: np.ndarray, what: str) -> np.ndarray:
     if arr.size == 0:
         raise UsageError(f"DPAM got an empty clip ({what})")
     return np.ascontiguousarray(arr)
+
+
+def modern_input(x: np.ndarray) -> np.ndarray:
+    """The `modern` convention's samples: float in [-1, 1] at 22050 Hz, scaled by 32768 and rounded."""
+    return np.round(np.asarray(x, dtype=np.float64) * 32768.0).astype(np.float32)
 
 
 def load_paper2020(path: str | Path) -> np.ndarray:

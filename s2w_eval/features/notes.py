@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+from ..vocab import PITCH_CLASSES, pitch_class
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def _stream(notes: Sequence[Note], bpm: float = 60.0):
 
 def write_midi(notes: Sequence[Note], path: str | Path, bpm: float = 60.0) -> Path:
     """A MIDI file of the detected notes (music21), written atomically; at 60 bpm one beat is one second."""
-    from ..results import atomic_write_bytes
+    from ..io.files import atomic_write_bytes
 
     path = Path(path)
     s = _stream(notes, bpm)
@@ -187,8 +187,6 @@ def estimate_key(notes: Sequence[Note], min_alternative: float = 0.5) -> KeyEsti
         k = analysis.discrete.KrumhanslSchmuckler().getSolution(s)
     except Exception:  # music21 raises on degenerate input (e.g. a single very short note)
         return None
-    from ..metrics.circle import pitch_class
-
     alts = tuple(
         (f"{pitch_class(a.tonic.name)} {a.mode}", round(float(a.correlationCoefficient), 4))
         for a in k.alternateInterpretations[:23]

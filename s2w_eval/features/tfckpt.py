@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..io.records import crc32c, mask_crc, unmask_crc  # noqa: F401 - re-exported
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
 BLOCK_TRAILER_SIZE = 5
-_MASK_DELTA = 0xA282EAD8
 _FIX = "reinstall the weights: pip install --force-reinstall dpam==0.0.4"
 
 # TensorFlow DataType enum -> numpy dtype (the subset a checkpoint of float models holds).
@@ -42,53 +42,6 @@ _DTYPES = {
     22: np.dtype("<u4"),  # DT_UINT32
     23: np.dtype("<u8"),  # DT_UINT64
 }
-
-
-# ---------------------------------------------------------------------------------------------- CRC32C
-def _make_table() -> list[int]:
-    poly = 0x82F63B78  # Castagnoli, reflected
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_TABLE = _make_table()
-# slicing-by-4 tables: _T4[k][b] = CRC of byte b followed by k zero bytes
-_T4 = [_TABLE]
-for _k in range(1, 4):
-    _prev = _T4[-1]
-    _T4.append([(_prev[b] >> 8) ^ _TABLE[_prev[b] & 0xFF] for b in range(256)])
-del _k, _prev
-
-
-def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
-    """CRC-32C (Castagnoli) of `data`, continuing from `crc` (0 for a fresh checksum)."""
-    t0, t1, t2, t3 = _T4[0], _T4[1], _T4[2], _T4[3]
-    mv = memoryview(data).cast("B")
-    n = len(mv)
-    crc = (~crc) & 0xFFFFFFFF
-    head = n - n % 4
-    if head:
-        for (w,) in struct.iter_unpack("<I", mv[:head]):
-            x = crc ^ w
-            crc = t3[x & 0xFF] ^ t2[(x >> 8) & 0xFF] ^ t1[(x >> 16) & 0xFF] ^ t0[x >> 24]
-    for b in mv[head:]:
-        crc = t0[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return (~crc) & 0xFFFFFFFF
-
-
-def mask_crc(crc: int) -> int:
-    """LevelDB / TensorFlow masked CRC: rotate right by 15 bits and add a constant."""
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def unmask_crc(masked: int) -> int:
-    rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
-    return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
 
 
 # ---------------------------------------------------------------------------------------------- varints, protobuf

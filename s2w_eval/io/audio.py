@@ -14,23 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-
-AUDIO_EXTENSIONS = (
-    ".wav",
-    ".flac",
-    ".ogg",
-    ".mp3",
-    ".m4a",
-    ".aac",
-    ".opus",
-    ".mp4",
-    ".mkv",
-    ".webm",
-    ".aiff",
-    ".aif",
-)
-_SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+from ..errors import DataError, SilentAudioError
+from ..vocab import AUDIO_EXTENSIONS  # noqa: F401 - re-exported
+from ..vocab import SOUNDFILE_EXTENSIONS as _SOUNDFILE_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -186,7 +172,7 @@ def validate_samples(data: np.ndarray, path: str | Path) -> None:
         bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
         raise DataError(f"audio holds {bad} NaN/inf samples", path, "re-export the file")
     if not np.any(data):
-        raise DataError("audio is all zeros (silent)", path, "check the generator wrote real samples")
+        raise SilentAudioError("audio is all zeros (silent)", path, "check the generator wrote real samples")
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:

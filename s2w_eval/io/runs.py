@@ -21,21 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, Problem, UsageError
-from .audio import AUDIO_EXTENSIONS
+from ..vocab import AUDIO_EXTENSIONS, EMOTIONS, VIDEO_EXTENSIONS, normalise_emotion  # noqa: F401 - re-exported
 
-EMOTIONS = ("positive", "negative")
-_EMOTION_ALIASES = {
-    "positive": "positive",
-    "pos": "positive",
-    "+": "positive",
-    "1": "positive",
-    "negative": "negative",
-    "neg": "negative",
-    "-": "negative",
-    "0": "negative",
-}
 RESERVED_DIRS = ("scenes",)
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 
 
 @dataclass(frozen=True)
@@ -68,10 +56,6 @@ class Run:
 
     def clip(self, condition: str, sample_id: str) -> Path | None:
         return self.conditions.get(condition, {}).get(sample_id)
-
-
-def normalise_emotion(value: str) -> str | None:
-    return _EMOTION_ALIASES.get(str(value).strip().lower())
 
 
 def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:

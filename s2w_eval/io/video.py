@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, UsageError
+from ..vocab import VIDEO_EXTENSIONS  # noqa: F401 - re-exported
 
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".flv", ".wmv")
 DOWNMIX_POLICIES = ("average", "left")
 _EPS = 1e-4  # seconds; timestamps are rounded to the stream's time base
 

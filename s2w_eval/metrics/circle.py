@@ -14,43 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-#: the twelve pitch classes spelled with sharps, index = pitch class number (C = 0)
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+from ..vocab import EMOTION_SIGN, PITCH_CLASSES, pitch_class  # noqa: F401 - re-exported
+
 POSITIVE = frozenset({"C", "D", "G", "A", "A#"})
 NEGATIVE = frozenset({"C#", "D#", "E", "F", "G#", "B"})
 BOTH = frozenset({"F#"})
 #: the paper's order of a set: negatives, then F#, then positives (as in its Tables 4 and 5)
 PAPER_ORDER = ("C#", "D#", "E", "F", "G#", "B", "F#", "C", "D", "G", "A", "A#")
-LABELS = ("+", "-", "0")
-
-_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_ACCIDENTALS = {"#": 1, "♯": 1, "b": -1, "♭": -1, "-": -1, "x": 2, "𝄪": 2, "𝄫": -2}
-
-
-def pitch_class(value: str | int) -> str:
-    """One pitch class, any enharmonic spelling (or 0-11), as the paper spells it (sharps)."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a pitch class: {value!r}")
-    if isinstance(value, int):
-        return PITCH_CLASSES[value % 12]
-    text = str(value).strip()
-    if not text:
-        raise ValueError("empty pitch class")
-    letter = text[0].upper()
-    if letter not in _LETTERS:
-        raise ValueError(f"not a pitch class: {value!r} (use C, C#, Db, ... B)")
-    semis = _LETTERS[letter]
-    rest = text[1:]
-    word = rest.strip().lower()
-    if word in ("sharp", "-sharp", " sharp"):
-        rest = "#"
-    elif word in ("flat", "-flat"):
-        rest = "b"
-    for ch in rest:
-        if ch not in _ACCIDENTALS:
-            raise ValueError(f"not a pitch class: {value!r} (use C, C#, Db, ... B)")
-        semis += _ACCIDENTALS[ch]
-    return PITCH_CLASSES[semis % 12]
 
 
 def parse_pitch_classes(value: str | Iterable[str | int] | None) -> frozenset[str]:

@@ -217,7 +217,7 @@ def build_survey(
     conditions = design.conditions
     missing = [c for c in conditions if c not in run.conditions]
     if missing:
-        from ..clikit import did_you_mean
+        from ..vocab import did_you_mean
 
         have = sorted(run.conditions)
         raise UsageError(

@@ -81,7 +81,7 @@ def simulate_rows(
     for p in prefs:
         for c in (p.first, p.second):
             if c not in conds:
-                from ..clikit import did_you_mean
+                from ..vocab import did_you_mean
 
                 raise UsageError(
                     f"--prefer names condition {c!r}{did_you_mean(c, sorted(conds))} that the survey "

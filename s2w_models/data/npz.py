@@ -23,8 +23,6 @@ from s2w_eval.results import atomic_write_csv, atomic_write_json, provenance
 
 from .prepare import SAMPLE_CSV_COLUMNS, PrepareConfig, _Shard, array_meta, assign_splits
 
-REQUIRED_KEYS = ("HSL_data", "audio", "emotion")
-
 
 def _member_header(zf: zipfile.ZipFile, key: str, path: Path):
     name = f"{key}.npy"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import parse_list, report_problems
+from ..clikit import parse_list, report_problems
 
 
 @click.command()
@@ -50,7 +50,7 @@ def report(runs, out_root, formats, results_root, max_figures, no_compare):
     RUNs a side-by-side report is written too (OUT/compare-<a>-vs-<b>/)."""
     from tqdm import tqdm
 
-    from .report import FORMATS, build_comparison, build_report, resolve_inputs, write_report
+    from ..report import FORMATS, build_comparison, build_report, resolve_inputs, write_report
 
     fmts = parse_list(formats, FORMATS, "format") or ["html"]
     results = resolve_inputs(list(runs), results_root)

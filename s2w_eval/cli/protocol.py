@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from .errors import UsageError
-from .protocols import (
+from ..errors import UsageError
+from ..protocols import (
     PACKAGED_PROTOCOLS,
     find_protocol,
     list_protocols,

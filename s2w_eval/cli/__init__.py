@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import click
 
-from . import __version__
-from .clikit import LazyGroup, main_factory
+from .. import __version__
+from ..clikit import LazyGroup, main_factory
 
 COMMANDS = {
-    "pam": "s2w_eval.cli_pam:pam",
-    "chords": "s2w_eval.cli_chords:chords",
-    "survey": "s2w_eval.cli_survey:survey",
-    "protocol": "s2w_eval.cli_protocol:protocol",
-    "report": "s2w_eval.cli_report:report",
+    "pam": "s2w_eval.cli.pam:pam",
+    "chords": "s2w_eval.cli.chords:chords",
+    "survey": "s2w_eval.cli.survey:survey",
+    "protocol": "s2w_eval.cli.protocol:protocol",
+    "report": "s2w_eval.cli.report:report",
 }
 
 
@@ -26,6 +26,3 @@ def cli() -> None:
 
 
 main = main_factory(cli)
-
-if __name__ == "__main__":
-    main()

@@ -6,8 +6,8 @@ import dataclasses
 
 import click
 
-from .clikit import report_problems
-from .errors import EXIT_DATA, EXIT_OK, Problem
+from ..clikit import report_problems
+from ..errors import EXIT_DATA, EXIT_OK, Problem
 
 
 @click.group("survey")
@@ -65,8 +65,8 @@ def survey() -> None:
 )
 def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
     """Write batch.csv, hit.html, media/, answer_key.csv and manifest.json for RUN."""
-    from .survey.build import build_survey
-    from .survey.design import load_design, parse_pairs
+    from ..survey.build import build_survey
+    from ..survey.design import load_design, parse_pairs
 
     design, proto = load_design(protocol)
     changes = {}
@@ -120,7 +120,7 @@ def build(run, protocol, base_url, pairs, raters, checks, seed, out, media, loud
 )
 def preview(directory, row, port) -> int:
     """Serve the task page of one batch row on 127.0.0.1 (local media; submitting shows the answers)."""
-    from .survey.preview import make_server
+    from ..survey.preview import make_server
 
     server = make_server(directory, row, port)
     click.echo(
@@ -182,8 +182,8 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     """Simulate a crowd answering the survey built in DIRECTORY (marketplace results format)."""
     from tabulate import tabulate
 
-    from .survey.simulate import parse_preference, power
-    from .survey.simulate import simulate as run_sim
+    from ..survey.simulate import parse_preference, power
+    from ..survey.simulate import simulate as run_sim
 
     prefs = [parse_preference(p) for p in prefer]
     if power_runs:
@@ -224,7 +224,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
             )
         )
         if out:
-            from .results import atomic_write_json, provenance
+            from ..results import atomic_write_json, provenance
 
             atomic_write_json(
                 out,
@@ -283,8 +283,8 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
 @click.option("--format", "fmt", default="github", show_default=True, help="Table format (tabulate).")
 def aggregate(results, key, out, min_seconds, max_fail_share, resamples, seed, no_plots, fmt) -> int:
     """Validate RESULTS against the key, undo A/B, exclude careless raters, report preferences and ranking."""
-    from .survey.aggregate import aggregate as run_agg
-    from .survey.aggregate import console_tables
+    from ..survey.aggregate import aggregate as run_agg
+    from ..survey.aggregate import console_tables
 
     an, out_dir, files = run_agg(
         results,

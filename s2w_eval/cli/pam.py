@@ -1,0 +1,98 @@
+"""`s2w-eval pam`: perceptual distance of each condition to the reference, per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..clikit import finish_scores, parse_list, score_printer, scoring_options
+from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--reference", default=None, help="Reference condition folder (default: the protocol's, else 'target')."
+)
+@click.option(
+    "--conditions", default=None, help="Comma-separated conditions to score (default: all but the reference)."
+)
+@click.option(
+    "--metric",
+    "metric_names",
+    default=None,
+    help="Comma-separated metrics: cdpam, dpam (= dpam-scratch), dpam-finetune, dpam-linear "
+    "(default: the protocol's).",
+)
+@click.option(
+    "--dpam-loader",
+    type=click.Choice(DPAM_LOADERS),
+    default=None,
+    help="DPAM's audio loader (default: the protocol's). paper2020 reproduces the paper.",
+)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option(
+    "--precision",
+    type=click.Choice(["float32", "bf16"]),
+    default="float32",
+    show_default=True,
+    help="CDPAM's arithmetic: float32 (the reference) or bf16 (faster on CPUs with AMX; see docs/pam.md).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Clips of equal length embedded together (default: 1 on cpu, where batching is slower, 8 on cuda).",
+)
+@click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the protocol's, else 0).")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Embedding cache (default: $S2W_CACHE_DIR or ~/.cache/s2w).",
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
+@scoring_options
+def pam(
+    paths,
+    reference,
+    conditions,
+    metric_names,
+    dpam_loader,
+    protocol,
+    long,
+    out_root,
+    device,
+    precision,
+    batch_size,
+    fmt,
+    seed,
+    cache_dir,
+    no_cache,
+    quiet,
+):
+    """Score every run found under each PATH: the perceptual distance (CDPAM, DPAM) from each condition's clip
+    to the reference clip of the same sample. Writes OUT/<run>/pam.csv and pam.json and prints the paper's
+    Table 3 shape per metric. Rerunning resumes: finished items are not recomputed."""
+    from .. import api
+
+    scores = api.pam(
+        list(paths),
+        protocol,
+        long=long,
+        out=out_root,
+        cache_dir=cache_dir,
+        cache=not no_cache,
+        progress=False if quiet else None,
+        on_run=score_printer(fmt, quiet),
+        metrics=parse_list(metric_names, METRIC_NAMES, "metric"),
+        dpam_loader=dpam_loader,
+        reference=reference,
+        conditions=parse_list(conditions),
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    return finish_scores(scores, fmt)

@@ -1,0 +1,1 @@
+"""Evaluations as tasks on the shared runner: pam, chords (and every evaluation added later)."""
