@@ -210,11 +210,26 @@ def _dist_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dict[str
     return task, {"seeds": {"bootstrap": seed}}
 
 
+def _calibrate_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dict[str, Any]]:
+    from .tasks.calibrate import CalibrateTask, build_scorers
+
+    seed = opts.get("seed")
+    seed = int(proto.seeds.get("bootstrap", 0)) if seed is None else int(seed)
+    scorers = build_scorers(
+        list(opts.get("metrics") or ["dpam", "cdpam", "chords", "kad"]),
+        embedding=opts.get("embedding") or "dpam",
+        device=opts.get("device", "cpu"),
+    )
+    task = CalibrateTask(scorers, reference=opts.get("reference") or proto.reference, seed=seed)
+    return task, {"seeds": {"anchors_and_bootstrap": seed}}
+
+
 #: name -> builder(protocol, options) -> (task, options for the runner); new evaluations register here
 TASKS: dict[str, Callable[[Protocol, Mapping[str, Any]], tuple[Task, dict[str, Any]]]] = {
     "pam": _pam_task,
     "chords": _chords_task,
     "dist": _dist_task,
+    "calibrate": _calibrate_task,
 }
 
 
@@ -325,3 +340,9 @@ def dist(paths, protocol=None, **options: Any) -> Scores:
     """Distribution distances (KAD, FAD, FAD-inf) of each condition's set of clips to the reference set, on
     clip embeddings (cdpam, dpam, or a standard one from a weights file): `score(paths, "dist", ...)`."""
     return score(paths, "dist", protocol, **options)
+
+
+def calibrate(paths, protocol=None, **options: Any) -> Scores:
+    """Anchors of known severity made from each run's reference clips, scored by every selected metric (cdpam,
+    dpam, chords, kad): rank correlation with severity, hidden reference, wrong scene, run-to-run noise."""
+    return score(paths, "calibrate", protocol, **options)
