@@ -313,7 +313,7 @@ METHODS: dict[str, Method] = {
         "melody-crepe",
         1,
         {
-            "model": "full",
+            "model": "tiny",
             "hop_s": 0.01,
             "midi_min": 36,
             "midi_max": 96,
