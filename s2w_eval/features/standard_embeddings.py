@@ -31,7 +31,7 @@ _TRANSFORMERS_FIX = "pip install 's2w[embeddings]' (the transformers architectur
 
 
 def _sha256(path: Path) -> str:
-    from ..results import sha256_file
+    from ..io.files import sha256_file
 
     return sha256_file(path)
 
