@@ -98,10 +98,13 @@ def test_calibrate_dpam_and_chords_on_published_samples(small_run, tmp_path, cap
     assert code == 0, cap.err
     doc = json.loads((out / "cal-run" / "calibrate.json").read_text())
     dp = doc["summary"]["dpam"]
-    # DPAM ranks the SNR ladder monotonically on every sample, and the hidden reference scores best
-    assert dp["ladders"]["noise"]["monotonic"] == dp["ladders"]["noise"]["n"] == 4
-    assert dp["ladders"]["noise"]["spearman"] == pytest.approx(1.0)
-    assert dp["hidden_reference_best"] == {"best": 4, "n": 4}
+    # every sample's ladders are scored and the hidden reference scores best (DPAM(x, x) = 0)
+    assert dp["ladders"]["noise"]["n"] == 4 and dp["hidden_reference_best"] == {"best": 4, "n": 4}
+    # DPAM does NOT rank white noise monotonically on these clips (a finding calibration exists to show: its
+    # per-clip normalisation makes heavy noise look closer than moderate noise, and two draws of 20 dB noise
+    # can differ by more than the whole ladder); the summary reports it rather than hiding it
+    assert dp["ladders"]["noise"]["monotonic"] < 4 and dp["ladders"]["noise"]["spearman"] < 1.0
+    assert dp["run_to_run"]["n"] == 4 and dp["run_to_run"]["mean_abs_diff"] > 0
     rows = list(csv.DictReader((out / "cal-run" / "calibrate.csv").open()))
     # the circle label of the hidden reference equals the reference's own
     hidden = [r for r in rows if r["metric"] == "chords" and r["condition"] == "reference"]

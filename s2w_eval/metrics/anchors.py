@@ -30,9 +30,9 @@ def identity(x: np.ndarray, sr: int) -> np.ndarray:
 
 
 def white_noise(x: np.ndarray, sr: int, snr_db: float, seed: int = 0) -> np.ndarray:
-    """x + white Gaussian noise whose power is the clip's power / 10^(snr/10). A silent clip stays silent."""
+    """x + white Gaussian noise whose power is the clip's (AC) power / 10^(snr/10). A silent clip stays silent."""
     x = _clip(x)
-    power = float(np.mean(x * x))
+    power = float(np.var(x))
     noise = np.random.default_rng(seed).standard_normal(x.size) * np.sqrt(power / 10 ** (snr_db / 10))
     return np.clip(x + noise, -1.0, 1.0).astype(np.float32)
 
