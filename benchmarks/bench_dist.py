@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     names = [n for n in args.embeddings.split(",") if n]
     emb = time_embeddings(names, 2 if args.quick else 8, args.seed)
-    dist = time_distances((20, 1000), 1024, 100 if args.quick else 1000, args.seed)
+    dist = time_distances((20, 1000), 1024, 20 if args.quick else 1000, args.seed)
     print(
         tabulate(
             [[k, v["dims"], f"{v['clips_per_s']:.2f}"] for k, v in emb.items()],
