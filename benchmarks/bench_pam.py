@@ -8,12 +8,21 @@ s2w: `score_run` on the same run, cold (empty embedding cache: each clip embedde
 shared by all conditions, inference mode) and warm (cache filled, a fresh output folder).
 Both must give the same distances (max abs difference < 1e-5).
 
-    python benchmarks/bench_pam.py [--quick] [--json PATH]
+    python benchmarks/bench_pam.py [--quick] [--json PATH] [--bf16-deviation [--seconds S]]
 
-What bounds it: CDPAM's encoder is 16 conv layers (kernel 15, 64..1024 channels) at 22050 Hz; about
-7 GFLOP per second of audio, so a 3 s clip costs ~20 GFLOP: on 2 cores at ~10-20 GFLOP/s that is 1-2 s of pure
-arithmetic and ~4 s measured. Cold, the only real saving is not embedding the shared reference twice and not
-building autograd graphs; warm, the work is hashing files and a 512-d distance per pair.
+What bounds it: arithmetic. CDPAM's encoder is 16 conv layers (kernel 15, 64..1024 channels) whose every fourth
+layer halves the rate: counted from the layer shapes (`encoder_multiply_adds`), the package's forward costs
+100.3 G multiply-adds per second of 22.05 kHz audio (about 300 G for a 3 s clip); s2w computes the four
+decimating layers as stride-2 convolutions, 80.0 G (20% less) for the same dot products. The table reports
+the achieved GFLOP/s (2 FLOP per multiply-add, encoder only) beside the machine's float32 matrix-multiply rate
+measured here (torch.mm, 2048 x 2048): no CPU implementation of this network can beat the latter by much.
+Cold, the savings are the stride-2 layers, not embedding the shared reference twice and not building autograd
+graphs; warm, the work is hashing files and a 512-d distance per pair.
+
+--bf16-deviation: CDPAM distances of the published samples (a run folder, default the Scene2Wav 3 s samples)
+in float32 and bfloat16; native `torch.autocast` where the CPU runs bf16 (AMX / AVX-512 BF16), else an
+emulation (the same roundings to bfloat16 around float32 arithmetic, checked against real autocast on a short
+clip), said in the output. --seconds S scores only the first S seconds of every clip (for slow machines).
 """
 
 from __future__ import annotations
@@ -89,6 +98,113 @@ def naive_scores(net, run) -> list[float]:
     return out
 
 
+def matmul_gflops(n: int = 2048, repeats: int = 3) -> float:
+    """The machine's float32 matrix-multiply rate (torch.mm, best of `repeats`), GFLOP/s."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def encode_bf16_emulated(encoder, x):
+    """`encode` with autocast-to-bfloat16's roundings, in float32 arithmetic (for CPUs without native bf16):
+    conv inputs, weights and bias rounded to bf16, each op's output rounded to bf16 (autocast runs conv1d in
+    bf16 and batch norm, leaky ReLU and the mean in their input's dtype)."""
+    import torch
+    import torch.nn.functional as F
+
+    from s2w_eval.features.cdpam import _decimates
+
+    def r(t):
+        return t.to(torch.bfloat16).float()
+
+    for i, (conv, bn) in enumerate(zip(encoder.encoder, encoder.ebatch)):
+        s = 2 if _decimates(i) else 1
+        x = r(F.conv1d(r(x), r(conv.weight), r(conv.bias), stride=s, padding=conv.padding))
+        x = r(F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps))
+        x = r(F.leaky_relu(x, 0.1))
+    return r(x.sum(dim=2) / x.shape[2])
+
+
+def bf16_deviation(run_dir: Path, seconds: float | None) -> dict:
+    """float32 vs bf16 CDPAM distances on a run's clips (each condition against the reference `target`)."""
+    import torch
+    import torch.nn.functional as F
+
+    from s2w_eval.features.cdpam import CDPAMMetric, bf16_supported, encode
+    from s2w_eval.io.runs import load_run
+
+    run = load_run(run_dir)
+    f32 = CDPAMMetric()
+    native = bf16_supported(f32.device)
+
+    def emb_bf16(x):
+        xt = torch.from_numpy(x)[None, None]
+        with torch.inference_mode():
+            if native:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    feats = encode(f32.encoder, xt)
+            else:
+                feats = encode_bf16_emulated(f32.encoder, xt)
+            return F.normalize(feats[:, :512].float(), dim=1)[0].numpy()
+
+    # the emulation against real (slow) autocast on a short clip
+    probe = f32.load(run.clip("target", run.samples[0].id))[:400]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        real = F.normalize(encode(f32.encoder, torch.from_numpy(probe)[None, None])[:, :512].float(), dim=1)
+    emu_err = float(np.abs(real[0].numpy() - emb_bf16(probe)).max()) if not native else 0.0
+    emu_dev = float(np.abs(real[0].numpy() - f32.embed([probe])[0]).max())
+    conds = sorted(c for c in run.conditions if c != "target")
+    rows, t32, t16 = [], 0.0, 0.0
+    for s in run.samples:
+        clips = {c: f32.load(run.clip(c, s.id)) for c in ["target", *conds]}
+        if seconds:
+            clips = {c: x[: int(seconds * 22050)] for c, x in clips.items()}
+        t0 = time.perf_counter()
+        e32 = {c: f32.embed([x])[0] for c, x in clips.items()}
+        t1 = time.perf_counter()
+        e16 = {c: emb_bf16(x) for c, x in clips.items()}
+        t16 += time.perf_counter() - t1
+        t32 += t1 - t0
+        for c in conds:
+            d32 = f32.distance(e32[c], e32["target"])
+            d16 = f32.distance(e16[c], e16["target"])
+            rows.append({"sample": s.id, "condition": c, "float32": d32, "bf16": d16})
+    d32 = np.array([r["float32"] for r in rows])
+    d16 = np.array([r["bf16"] for r in rows])
+    by = {(r["sample"], r["condition"]): r for r in rows}
+    flips = sum(
+        1
+        for s in run.samples
+        if len(conds) > 1
+        and np.argmin([by[(s.id, c)]["float32"] for c in conds])
+        != np.argmin([by[(s.id, c)]["bf16"] for c in conds])
+    )
+    return {
+        "run": str(run_dir),
+        "seconds_per_clip": seconds,
+        "bf16": "native torch.autocast" if native else "emulated (float32 arithmetic, bf16 roundings)",
+        "emulation_vs_autocast_max_abs_embedding": emu_err,
+        "autocast_vs_float32_max_abs_embedding_probe": emu_dev,
+        "pairs": len(rows),
+        "max_abs_deviation": float(np.abs(d16 - d32).max()),
+        "mean_abs_deviation": float(np.abs(d16 - d32).mean()),
+        "max_rel_deviation": float((np.abs(d16 - d32) / np.abs(d32)).max()),
+        "float32_range": [float(d32.min()), float(d32.max())],
+        "winner_changes": flips,
+        "samples": len(run.samples),
+        "float32_s": t32,
+        "bf16_s": t16,
+        "rows": rows,
+    }
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -107,7 +223,51 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 samples x 3 conditions of 1 s (< 2 min)")
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "pam.json")
     ap.add_argument("--no-dpam", action="store_true", help="skip the DPAM part")
+    ap.add_argument(
+        "--bf16-deviation",
+        nargs="?",
+        const=REPO.parent / "shared" / "data" / "scene2wav-samples" / "cognimuse-3s",
+        type=Path,
+        metavar="RUN",
+        help="only measure bf16 against float32 on a run's clips (default: the published 3 s samples)",
+    )
+    ap.add_argument(
+        "--seconds", type=float, default=None, help="with --bf16-deviation: first S s of each clip"
+    )
     args = ap.parse_args(argv)
+    if args.bf16_deviation is not None:
+        res = bf16_deviation(args.bf16_deviation, args.seconds)
+        print(
+            tabulate(
+                [
+                    [
+                        r["sample"],
+                        r["condition"],
+                        f"{r['float32']:.5f}",
+                        f"{r['bf16']:.5f}",
+                        f"{r['bf16'] - r['float32']:+.5f}",
+                    ]
+                    for r in res["rows"]
+                ],
+                headers=["sample", "condition", "float32", "bf16", "bf16 - float32"],
+            )
+        )
+        print(
+            f"bf16 ({res['bf16']}): max |dev| {res['max_abs_deviation']:.2e}, mean {res['mean_abs_deviation']:.2e},"
+            f" max rel {res['max_rel_deviation']:.2%}; per-sample winner changes {res['winner_changes']} of"
+            f" {res['samples']}; emulation vs autocast {res['emulation_vs_autocast_max_abs_embedding']:.1e}"
+            f" (autocast vs float32 {res['autocast_vs_float32_max_abs_embedding_probe']:.1e}) per embedding value"
+        )
+        path = args.json.with_name("pam_bf16.json")
+        atomic_write_json(
+            path,
+            {"provenance": provenance(command="benchmarks/bench_pam.py --bf16-deviation"), "summary": res},
+        )
+        print(f"wrote {path}")
+        return 0
+    from s2w_eval.features.cdpam import encoder_multiply_adds
+
+    mm_gflops = matmul_gflops()
 
     conds = ["baseline", "scene2wav", "other"]
     n, secs = (3, 1.0) if args.quick else (10, 3.0)
@@ -118,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         pairs = n * len(conds)
         clips = n * (len(conds) + 1)
         metric.embed([metric.load(run.clip("target", run.samples[0].id))])  # warm-up (allocator, threads)
+        lengths = [len(metric.load(run.clip(c, s.id))) for s in run.samples for c in ["target", *conds]]
+        macs_cold = sum(encoder_multiply_adds(metric.encoder, n) for n in lengths)
+        macs_naive = (
+            2
+            * len(conds)
+            * sum(encoder_multiply_adds(metric.encoder, n, strided=False) for n in lengths[:: len(conds) + 1])
+        )  # every pair: target + output, package forward; the bench's clips all have one length
 
         cache = EmbeddingCache(tmp / "cache")
         t0 = time.perf_counter()
@@ -153,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{2 * pairs / t_naive:.2f}",
             f"{pairs / t_naive:.2f}",
             "1.00x",
+            f"{2 * macs_naive / t_naive / 1e9:.1f}",
             f"{rss_naive:.0f}",
         ],
         [
@@ -161,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{clips / t_cold:.2f}",
             f"{pairs / t_cold:.2f}",
             f"{t_naive / t_cold:.2f}x",
+            f"{2 * macs_cold / t_cold / 1e9:.1f}",
             f"{rss_s2w:.0f}",
         ],
         [
@@ -170,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{pairs / t_warm:.1f}",
             f"{t_naive / t_warm:.1f}x",
             "",
+            "",
         ],
     ]
     print(
@@ -178,10 +348,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         tabulate(
-            table, headers=["", "seconds", "clips/s", "pairs/s", "ratio vs naive", "peak RSS MB (cumulative)"]
+            table,
+            headers=[
+                "",
+                "seconds",
+                "clips/s",
+                "pairs/s",
+                "ratio vs naive",
+                "encoder GFLOP/s",
+                "peak RSS MB (cumulative)",
+            ],
         )
     )
     print(f"max |s2w - naive| = {diff:.2e}; warm vs cold = {diff_warm:.2e}")
+    per_s = encoder_multiply_adds(metric.encoder, 22050 * 10, strided=False) / 10
+    print(
+        f"encoder arithmetic (layer shapes): {per_s / 1e9:.1f} G multiply-adds per second of audio "
+        f"(package forward), {encoder_multiply_adds(metric.encoder, 220500) / 10 / 1e9:.1f} G with stride-2; "
+        f"float32 matrix multiply on this machine: {mm_gflops:.1f} GFLOP/s"
+    )
 
     summary = {
         "pairs": pairs,
@@ -194,6 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         "warm_ratio": t_naive / t_warm,
         "cdpam_pairs_per_s": pairs / t_cold,
         "max_abs_diff": diff,
+        "encoder_gmacs_per_audio_s_package": per_s / 1e9,
+        "encoder_gmacs_cold": macs_cold / 1e9,
+        "encoder_gmacs_naive": macs_naive / 1e9,
+        "cold_gflops": 2 * macs_cold / t_cold / 1e9,
+        "naive_gflops": 2 * macs_naive / t_naive / 1e9,
+        "matmul_float32_gflops": mm_gflops,
+        "torch_threads": torch.get_num_threads(),
         "equal": diff < 1e-5 and diff_warm < 1e-5,
         "peak_rss_mb_s2w": rss_s2w,
         "peak_rss_mb_after_naive": rss_naive,

@@ -24,6 +24,7 @@ from typing import Any
 from .errors import DataError, Problem, UsageError, exit_code_of
 from .features.cache import EmbeddingCache
 from .io.audio import probe_audio
+from .io.files import ensure_dir
 from .io.runs import Run, find_runs
 from .protocols import PROTOCOL_3S, PROTOCOL_10S, Protocol, load_protocol
 from .runner import TaskResult, check_out_dir, run_task
@@ -174,7 +175,11 @@ def _chords_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dict[s
         methods.append((n, own))
     primary = "label_weighted" if c.get("weighting", "set") == "duration" else "label"
     task = ChordsTask(
-        methods, conditions=opts.get("conditions"), level=float(c.get("ci_level", 0.95)), primary=primary
+        methods,
+        conditions=opts.get("conditions"),
+        level=float(c.get("ci_level", 0.95)),
+        primary=primary,
+        reference=proto.reference,
     )
     return task, {}
 
@@ -287,6 +292,10 @@ def score(
         check_out_dir(out / run.name, run)
     opts = {k: v for k, v in overrides.items() if v is not None}
     emb_cache = EmbeddingCache(cache_dir, enabled=cache)
+    if cache:
+        ensure_dir(
+            emb_cache.root, "embedding cache folder"
+        )  # a file in the way is a usage error now, not mid-run
     result = Scores(task)
     built: dict[tuple[str, str], tuple[Task, dict[str, Any]]] = {}
     for run in runs:

@@ -174,21 +174,29 @@ _SOURCES = {
 }
 
 
+def check_protocol_options(protocol: str | None, long: bool) -> None:
+    if protocol is not None and long:
+        raise click.UsageError("give either --protocol or --long, not both")
+
+
+def protocol_line(name: str, resolved) -> str:
+    p = resolved.protocol
+    return f"{name}: protocol {p.name} {p.version} ({_SOURCES[resolved.source]})"
+
+
 def score_printer(fmt: str, quiet: bool) -> Callable:
     """The callback `api.score` calls as each run is scored: the protocol used, the tables, a count line."""
 
     def on_run(res, resolved) -> None:
-        p = resolved.protocol
-        click.echo(f"{res.run.name}: protocol {p.name} {p.version} ({_SOURCES[resolved.source]})", err=True)
+        click.echo(protocol_line(res.run.name, resolved), err=True)
         if fmt != "json":
             click.echo(res.task.format_tables(res.rows, res.doc, fmt, res.run.name))
         c = res.counts
-        if not quiet or c["computed"] or c["rows"] < c["expected"]:
-            click.echo(
-                f"{res.run.name}: {c['rows']} of {c['expected']} {res.task.unit}s scored ({c['computed']} "
-                f"computed, {c['reused']} reused) -> {res.csv_path}",
-                err=True,
-            )
+        click.echo(
+            f"{res.run.name}: {c['rows']} of {c['expected']} {res.task.unit}s scored ({c['computed']} "
+            f"computed, {c['reused']} reused) -> {res.csv_path}",
+            err=True,
+        )
 
     return on_run
 

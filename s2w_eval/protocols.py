@@ -1,4 +1,4 @@
-"""Protocols: versioned YAML files that fix how an evaluation is run (DESIGN.md section 4).
+"""Protocols: versioned YAML files that fix how an evaluation is run.
 
 A protocol names the clip duration, sample rate, the conditions compared and the reference among them, the
 metrics and their options, the listening-survey design and the seeds. Every result file records the
@@ -153,6 +153,18 @@ SURVEY_OPTIONS: dict[str, Any] = {
     "question": _str,
     "tasks_per_rater": _positive_int,
     "ci_level": _level,
+    # what raters read and are paid, and quality control (s2w_eval.survey.design)
+    "title": _str,
+    "instructions": _str,
+    "consent": _str,
+    "reward": _nonneg_num,
+    "minutes": _positive_num,
+    "bonus": _nonneg_num,
+    "headphone_trials": _nonneg_int,
+    "headphone_pass": _nonneg_int,
+    "headphone_tone_seconds": _positive_num,
+    "practice": _bool,
+    "qualifications": None,  # MTurk QualificationRequirements, passed to CreateHIT as written
 }
 
 
@@ -343,6 +355,8 @@ def _check_keys(col: _Collector, where: tuple, mapping: dict, allowed, what: str
 
 
 def _parse(path: Path) -> tuple[Protocol | None, list[str]]:
+    # Long on purpose: one pass over the file that checks every field where it is read, so that every problem
+    # is reported at once with its line; split up, the checks would need a shared cursor and collector anyway.
     import yaml
 
     try:

@@ -27,6 +27,10 @@ SCHEMA_VERSION = 1
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+# Every JSON document with a "provenance" key gets SCHEMA_VERSION as its first key when written (see
+# atomic_write_json); raise it when a key is renamed or removed or changes meaning.
+RESULT_KINDS = ("pam", "chords", "survey", "report")  # each has s2w_eval/schemas/<kind>.json
+
 
 def _json_default(obj: Any) -> Any:
     try:
@@ -48,7 +52,55 @@ def to_json(obj: Any) -> str:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write `obj` as strict JSON (NaN/inf as null). A result document (an object with "provenance") is
+    stamped with "schema_version" first, so that no writer can forget it."""
+    if isinstance(obj, Mapping) and "provenance" in obj and "schema_version" not in obj:
+        obj = {"schema_version": SCHEMA_VERSION, **obj}
     return atomic_write_text(path, to_json(_finite(obj)))
+
+
+def result_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a result file kind (RESULT_KINDS), shipped in the package."""
+    from importlib import resources
+
+    if kind not in RESULT_KINDS:
+        raise ValueError(f"unknown result kind {kind!r}; one of {', '.join(RESULT_KINDS)}")
+    return json.loads((resources.files("s2w_eval") / "schemas" / f"{kind}.json").read_text(encoding="utf-8"))
+
+
+def validate_result(doc: Any, kind: str, path: str | Path | None = None) -> None:
+    """Check a result document against its JSON Schema; DataError naming the first wrong key otherwise.
+
+    Uses the `jsonschema` package when installed (the [test] extra installs it). Without it only the
+    top-level keys the schema requires and their types are checked: a partial check, stated here, rather
+    than a new hard dependency for a check most users never run.
+    """
+    from .errors import DataError
+
+    schema = result_schema(kind)
+    fix = f"write it again with the s2w version that reads schema_version {SCHEMA_VERSION}"
+    try:
+        import jsonschema
+    except ImportError:
+        jsonschema = None
+    if jsonschema is not None:
+        validator = jsonschema.Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        if errors:
+            err = errors[0]
+            where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise DataError(f"not a valid {kind} result file: at {where}: {err.message}{more}", path, fix)
+        return
+    if not isinstance(doc, dict):
+        raise DataError(f"not a valid {kind} result file: not a JSON object", path, fix)
+    types = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float)}
+    for key in schema.get("required", []):
+        if key not in doc:
+            raise DataError(f"not a valid {kind} result file: missing key {key!r}", path, fix)
+        want = (schema.get("properties", {}).get(key) or {}).get("type")
+        if isinstance(want, str) and want in types and not isinstance(doc[key], types[want]):
+            raise DataError(f"not a valid {kind} result file: {key!r} is not of type {want}", path, fix)
 
 
 def _finite(obj: Any) -> Any:

@@ -184,6 +184,9 @@ def run_task(
     rows = [rows_by_key[keys[i]] for i in items if keys[i] in rows_by_key]
     if rows and task.sort_key(rows[0]) is not None:
         rows.sort(key=task.sort_key)
+    block = task.validity(rows, ctx)  # warnings beside the numbers, never a change to them
+    if block is not None:
+        extra = {**(extra or {}), "validity": block}
     doc = _document(task, rows, ctx, len(items), computed, reused, extra)
     atomic_write_csv(out_dir / f"{task.name}.csv", rows, task.columns)
     atomic_write_json(out_dir / f"{task.name}.json", doc)

@@ -22,7 +22,11 @@ class Interval:
 def bootstrap_ci(
     values, statistic=np.mean, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0
 ) -> Interval:
-    """Percentile bootstrap CI of `statistic` over `values` (seeded, reproducible)."""
+    """Percentile bootstrap CI of `statistic` over `values` (seeded, reproducible).
+
+    Hand-written (vectorised) rather than scipy.stats.bootstrap: its resampling stream differs between scipy
+    versions, and these intervals must stay identical across versions for the golden outputs; tests/test_stats.py
+    checks that it agrees with scipy's percentile interval."""
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
     if x.size == 0:

@@ -1,8 +1,10 @@
 """Golden outputs: today's pam.csv and chords.csv of the published Scene2Wav samples equal the committed ones.
 
 tests/golden/generate.py wrote them (see its docstring); a restructure must change no number. Compared: every
-column of every row, floats exactly as written; file columns by their last two parts (condition/sample), since
-older versions recorded absolute paths.
+column of every row; text exactly, numbers to a relative 1e-5 (CDPAM's decimating layers now run as stride-2
+convolutions, which sums the same products in another order: docs/pam.md gives the measured deviation, far
+below 1e-5); file columns by their last two parts (condition/sample), since older versions recorded absolute
+paths.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 
 from s2w_eval.cli import cli
 from s2w_eval.clikit import run_main
-from tests.golden.generate import CHORD_ARGS, PAM_ARGS
+from tests.golden.generate import CHORD_ARGS, PAM_ARGS, normalise_file
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FILE_COLUMNS = ("file", "ref_file")
@@ -26,8 +28,18 @@ def _rows(path: Path) -> list[dict[str, str]]:
     for r in rows:
         for col in FILE_COLUMNS:
             if r.get(col):
-                r[col] = "/".join(Path(r[col]).parts[-2:])
+                r[col] = normalise_file(r[col])
     return rows
+
+
+def _same(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return abs(x - y) <= 1e-5 * max(1.0, abs(y))
 
 
 def _compare(got: Path, want: Path) -> None:
@@ -35,7 +47,7 @@ def _compare(got: Path, want: Path) -> None:
     assert len(a) == len(b), f"{got.name}: {len(a)} rows, golden {len(b)}"
     for i, (ra, rb) in enumerate(zip(a, b, strict=True)):
         assert list(ra) == list(rb), f"{got.name}: columns differ"
-        diff = {k: (ra[k], rb[k]) for k in rb if ra[k] != rb[k]}
+        diff = {k: (ra[k], rb[k]) for k in rb if not _same(ra[k], rb[k])}
         assert not diff, f"{got.name} row {i + 1} ({rb.get('sample')}, {rb.get('condition')}): {diff}"
 
 

@@ -76,9 +76,9 @@ def test_result_files_and_report(qs):
     assert "paper Table 3 shape" in md and "| sample" in md
     for r in rows:
         assert f"{float(r['distance']):.4f}" in md
-    assert md.count("![") == 4 and "## Provenance" in md
+    assert md.count("![") == 4 + 1 and "## Provenance" in md  # a figure per sample + the PAM box plot
     html = (res / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 4 + 1
     assert (res / "report.tex").read_text().count(r"\begin{tabular}") >= 3
     from s2w_eval.cli import COMMANDS
 

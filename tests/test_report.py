@@ -21,7 +21,7 @@ CONDS = ["target", "baseline", "scene2wav"]
 PROTO = {"name": "quickstart", "version": "1.0", "sha256": "ab" * 32}
 
 
-def make_run(root: Path, sr: int = 16000, seconds: float = 0.5) -> Path:
+def make_run(root: Path, sr: int = 16000, seconds: float = 1.0) -> Path:  # the quickstart protocol's 1 s
     root.mkdir(parents=True)
     (root / "samples.csv").write_text("sample,emotion\n" + "".join(f"{s},{e}\n" for s, e in SAMPLES))
     t = np.arange(int(sr * seconds)) / sr
@@ -179,10 +179,18 @@ def test_full_report_all_formats(full, capsys):
     for rel in ("pam.json", "chords.csv", "survey/aggregate/preferences.csv"):
         assert sha256_file(out / rel)[:16] in md
     assert "quickstart v1.0" in md
-    # html: self-contained (no external references), images decode as PNG
-    assert not re.search(r'(src|href)="(?!data:)', html)
+    # html: images inline (PNG); the only other references are the audio players, relative to the report
+    others = re.findall(r'(?:src|href)="((?!data:)[^"]*)"', html)
+    audio = re.findall(r'<audio controls preload="metadata" src="([^"]+)"', html)
+    assert len(audio) == len(SAMPLES) * len(CONDS) and sorted(others) == sorted(audio)
+    from urllib.parse import unquote
+
+    assert all(not a.startswith("/") and (out / unquote(a)).resolve().is_file() for a in audio), audio
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(imgs) == 5 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
+    # 2 samples + 3 survey pairs + 2 PAM box plots (one per metric)
+    assert len(imgs) == 7 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
+    assert (out / "figures" / "pam-cdpam.png").is_file()
+    assert len(list((out / "figures").glob("pam-dpam-scratch_paper2020-*.png"))) == 1
     assert "<strong>" in html
     # tex: balanced environments, escaped underscores, bold best
     assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") > 5
@@ -232,7 +240,8 @@ def test_run_folder_input_and_moved_audio(tmp_path):
     shutil.rmtree(run)
     res = load_results(results / "r1")
     rep, figs = build_report(res)
-    assert figs == [] and "run folder with the audio was not found" in str(rep.sections)
+    assert [f.name for f in figs if f.name.startswith("sample-")] == []
+    assert "run folder with the audio was not found" in str(rep.sections)
 
 
 def test_empty_or_bad_results_exit_1(tmp_path, capsys):

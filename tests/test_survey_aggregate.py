@@ -79,13 +79,82 @@ def test_careless_raters_are_recovered_and_rejected(aggregated):
     assert len(careless) == 4
     assert an.excluded <= careless  # no attentive rater is excluded
     assert len(an.excluded & careless) >= 3
-    approvals = read_csv(out_dir / "approvals.csv")
-    assert len(approvals) == 20 * len(SAFE + HOSTILE)
-    rejected_workers = {a["WorkerId"] for a in approvals if a["decision"] == "reject"}
+    decisions = read_csv(out_dir / "assignments.csv")
+    assert len(decisions) == 20 * len(SAFE + HOSTILE)
+    rejected_workers = {a["WorkerId"] for a in decisions if a["decision"] == "reject"}
     assert rejected_workers <= careless
-    for a in approvals:
+    for a in decisions:
         assert a["decision"] in ("approve", "reject")
-        assert (a["Reject"] != "") == (a["decision"] == "reject")
+        assert (a["decision"] == "reject") <= bool(a["reason"])  # every rejection says why
+        assert a["headphone_trials"] == "6"
+    # approvals.csv: MTurk's offline-review format (the results file's own columns + Approve/Reject)
+    approvals = read_csv(out_dir / "approvals.csv")
+    assert len(approvals) == len(decisions)
+    by_id = {a["AssignmentId"]: a for a in decisions}
+    for a in approvals:
+        d = by_id[a["AssignmentId"]]
+        assert (a["Approve"], a["Reject"]) == (("x", "") if d["decision"] == "approve" else ("", d["reason"]))
+        assert a["WorkerId"] == d["WorkerId"] and a["HITId"] and "Answer.pair1" in a
+    # the block list: every excluded rater, with the reason
+    blocked = read_csv(out_dir / "blocklist.csv")
+    assert {b["WorkerId"] for b in blocked} == an.excluded
+    assert all("failed" in b["reason"] for b in blocked)
+    raters = {r["worker"]: r for r in read_csv(out_dir / "raters.csv")}
+    assert all(raters[w]["reasons"] for w in an.excluded)  # every exclusion has a reason per rater
+
+
+def test_review_decisions_only_for_submitted_and_approve_excluded_and_bonus(survey, tmp_path):
+    out, results, truth = survey
+    header, rows = read_results(results)
+    cells = [list(c) for _, c in rows]
+    col = {h: i for i, h in enumerate(header)}
+    careless = set(truth["careless"])
+    # the first careless rater's assignments were already reviewed on the marketplace: one approved, one
+    # rejected; neither may appear in the review file (an approval cannot be reversed)
+    w = sorted(careless)[0]
+    mine = [c for c in cells if c[col["WorkerId"]] == w]
+    mine[0][col["AssignmentStatus"]] = "Approved"
+    mine[1][col["AssignmentStatus"]] = "Rejected"
+    reviewed = {mine[0][col["AssignmentId"]], mine[1][col["AssignmentId"]]}
+    path = _write(tmp_path / "r.csv", header, cells)
+    an, out_dir, _ = aggregate(path, out / "answer_key.csv", tmp_path / "o", n_resamples=100, plots=False)
+    listed = {a["AssignmentId"] for a in read_csv(out_dir / "approvals.csv")}
+    assert not listed & reviewed
+    assert len(listed) == len(cells) - 2
+    assert not (out_dir / "bonuses.csv").exists()  # no bonus in the design
+    # --approve-excluded: the failed (not malformed) assignments of excluded raters are approved, reason kept
+    an2, out2, _ = aggregate(
+        path,
+        out / "answer_key.csv",
+        tmp_path / "o2",
+        n_resamples=100,
+        plots=False,
+        approve_excluded=True,
+        bonus="0.25",
+    )
+    assert an2.excluded == an.excluded  # the analysis is the same: only payment changes
+    dec = read_csv(out2 / "assignments.csv")
+    assert {d["decision"] for d in dec if d["AssignmentId"] not in reviewed} == {"approve"}
+    assert all(
+        d["reason"].startswith("approved, data excluded")
+        for d in dec
+        if d["WorkerId"] in an.excluded and d["AssignmentId"] not in reviewed
+    )
+    bonuses = read_csv(out2 / "bonuses.csv")
+    assert bonuses and {b["BonusAmount"] for b in bonuses} == {"0.25"}
+    assert not {b["WorkerId"] for b in bonuses} & an.excluded
+    assert len(bonuses) == sum(1 for d in dec if d["WorkerId"] not in an.excluded)
+
+
+def test_results_of_another_batch_are_refused(survey, tmp_path):
+    out, results, _ = survey
+    header, rows = read_results(results)
+    cells = [list(c) for _, c in rows]
+    col = {h: i for i, h in enumerate(header)}
+    cells[0][col["Input.batch"]] = "s2w-000000000000"
+    path = _write(tmp_path / "r.csv", header, cells)
+    an, _, _ = aggregate(path, out / "answer_key.csv", tmp_path / "o", n_resamples=100, plots=False)
+    assert [e["row"] for e in an.issues["other_batch"]] == [2] and an.fatal_count == 1
 
 
 def test_output_files(aggregated):
@@ -176,7 +245,7 @@ def test_malformed_results_of_every_kind_are_reported_with_rows(survey, tmp_path
     assert rows_of["duplicate_assignments"] == [n0 + 2, n0 + 3]
     valid = sum(1 for a in an.assignments if a.answers)
     assert valid == n0 - 7  # nothing silently dropped or counted
-    approvals = read_csv(out_dir / "approvals.csv")
+    approvals = read_csv(out_dir / "assignments.csv")
     assert {a["row"]: a["decision"] for a in approvals if a["row"] in ("7", "8", "9")} == {
         "7": "reject",
         "8": "reject",

@@ -91,10 +91,26 @@ def test_build_writes_the_batch_page_key_and_manifest(built):
     assert len(batch) == n_samples == manifest["counts"]["tasks"]
     n_items = 3 + 2
     assert len(key) == n_samples * n_items
-    # the batch columns are exactly the page's placeholders (plus task_id, not shown)
+    # the batch columns are exactly the page's placeholders (plus task_id and the batch id, not shown)
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", page))
     assert placeholders == {f"pair{i}_{s}" for i in range(1, n_items + 1) for s in "ab"}
-    assert set(batch[0]) == placeholders | {"task_id"}
+    assert set(batch[0]) == placeholders | {"task_id", "batch"}
+    assert {r["batch"] for r in batch} == {manifest["batch_id"]}
+    # layout.html is the Requester-UI fragment: no form, no submit button, the same placeholders; hit.html
+    # is that fragment inside MTurk's form
+    layout = (out / "layout.html").read_text(encoding="utf-8")
+    assert "<form" not in layout and 'type="submit"' not in layout and "<html" not in layout
+    assert set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", layout)) == placeholders
+    assert layout in page and page.count("<form") == 1 and 'id="submitButton"' in page
+    # quality control on the page: consent, the headphone check, the practice pair, play counts and times
+    assert 'name="consent"' in layout and "Payment" in layout
+    trials = manifest["headphone_check"]["trials"]
+    assert len(trials) == 6 and manifest["headphone_check"]["pass"] == 5
+    assert all(f'name="hp{k}" value="{v}"' in layout for k in range(1, 7) for v in "123")
+    assert 'name="practice"' in layout and manifest["practice"]["a_clip"] in layout
+    for i in range(1, n_items + 1):
+        for f in ("plays_a", "plays_b", "ms"):
+            assert f'name="pair{i}_{f}"' in layout
     # every field a rater answers is named pair<i>, with A/B (and none when allowed)
     assert set(re.findall(r'name="(pair\d+)" value="(\w+)"', page)) == {
         (f"pair{i}", v) for i in range(1, n_items + 1) for v in ("A", "B", "none")
@@ -106,7 +122,7 @@ def test_build_writes_the_batch_page_key_and_manifest(built):
         assert word not in visible.replace("Which clip", "")
     for row in batch:
         for col, url in row.items():
-            if col != "task_id":
+            if col not in ("task_id", "batch"):
                 assert re.fullmatch(r"media/c[0-9a-f]{16}\.wav", url)
                 assert (out / url).is_file()
     # manifest: hashes of every clip, counts, design, provenance
@@ -149,8 +165,16 @@ def test_ab_order_is_counterbalanced_per_pair_and_checks_are_placed(built):
         x, _ = load_audio(res.out / "media" / clean)
         y, _ = load_audio(res.out / "media" / noisy)
         mid = slice(len(x) // 2 - 200, len(x) // 2 + 200)
-        assert np.sqrt(np.mean(y[mid] ** 2)) > 3 * np.sqrt(np.mean(x[mid] ** 2))  # a loud burst
-        assert np.allclose(x[:100], y[:100], atol=1e-3)  # the same clip elsewhere
+
+        def rms(v):
+            return float(np.sqrt(np.mean(np.square(v))))
+
+        # loudness-matched: the defect clip is as loud as the clean one (within 0.5 dB) ...
+        assert abs(20 * np.log10(rms(y) / rms(x))) < 0.5
+        # ... but the middle is white noise (its sample-to-sample differences are as large as the signal)
+        assert rms(np.diff(y[mid])) > 1.0 * rms(y[mid]) and rms(np.diff(x[mid])) < 0.7 * rms(x[mid])
+        scale = rms(y) / rms(x)  # the same clip elsewhere (up to the loudness matching)
+        assert np.allclose(x[:100] * scale, y[:100], atol=2e-3)
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path):
@@ -208,7 +232,7 @@ def test_base_url_prefixes_media_urls(tmp_path):
         v.startswith("https://cdn.example.org/x/media/c")
         for r in batch
         for k, v in r.items()
-        if k != "task_id"
+        if k not in ("task_id", "batch")
     )
     assert res.manifest["counts"]["items_per_task"] == 3
     assert 'value="none"' in (res.out / "hit.html").read_text()
@@ -278,10 +302,82 @@ def test_build_on_published_scene2wav_samples(tmp_path):
     run = DATA / "scene2wav-samples" / "cognimuse-3s"
     if not run.is_dir():
         pytest.skip(f"real data not found at {run} (see ../shared/data/README.md)")
-    res = build_survey(run, small_design(), seed=0, out=tmp_path / "s")
+    res = build_survey(run, small_design(), seed=0, out=tmp_path / "s", media="audio")
     assert res.manifest["counts"]["tasks"] == 10
     for c in res.manifest["clips"]:
         x, sr = load_audio(res.out / c["file"])
-        if "defect" not in c["condition"]:
+        if "defect" not in c["condition"] and c["condition"] != "headphone-check":
             assert abs(float(np.mean(x))) < 1e-3  # the published DC offset is removed
             assert np.sqrt(np.mean(x**2)) == pytest.approx(0.1, rel=0.05) or np.max(np.abs(x)) > 0.85
+
+
+def test_plain_http_base_url_warns_but_builds(tmp_path, capsys):
+    from s2w_eval.survey.build import PlainHttpWarning
+
+    run = make_run(tmp_path / "run", ids=SAFE[:2], emotions=["negative", "positive"])
+    with pytest.warns(PlainHttpWarning, match="mixed content"):
+        check_base_url("http://example.org/s")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PlainHttpWarning)
+        assert check_base_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000/"  # a local test server
+    code = run_main(
+        cli,
+        ["survey", "build", str(run), "--base-url", "http://example.org/s", "--out", str(tmp_path / "s")],
+    )
+    assert code == 0
+    assert "warning: media URL http://example.org/s/ is plain http" in capsys.readouterr().err
+
+
+def test_video_mode_muxes_each_condition_and_the_check_is_a_video(tmp_path):
+    """--media video on a run that has only the scene video: s2w muxes every condition's audio with it."""
+    from s2w_eval.io.video import probe_video, read_audio_track, write_video
+
+    run = make_run(tmp_path / "run", ids=["N1", "P1"], emotions=["negative", "positive"], seconds=0.5)
+    frames = np.zeros((5, 32, 48, 3), dtype=np.uint8)
+    for sid in ("N1", "P1"):
+        write_video(run / "scenes" / f"{sid}.mp4", frames + 60, 10)
+    res = build_survey(run, small_design(headphone_trials=0), media="video", out=tmp_path / "s", seed=1)
+    assert res.problems == [] and res.manifest["media"] == "video"
+    key = read_csv(res.out / "answer_key.csv")
+    clips = {r[c] for r in key for c in ("a_clip", "b_clip")}
+    assert all(c.endswith(".mp4") for c in clips)  # the noise-burst check too: no side is audio-only
+    defect = next(r for r in key if r["kind"] == "defect")
+    levels = {}
+    for side in ("a", "b"):
+        path = res.out / "media" / defect[f"{side}_clip"]
+        info = probe_video(path)
+        assert info.has_audio and info.width == 48 and abs(info.duration - 0.5) < 0.15
+        x = read_audio_track(path, sample_rate=8000)
+        levels[side] = float(np.sqrt(np.mean(np.square(x))))
+    # the check is as loud as the music (AAC may move the level a little)
+    assert abs(20 * np.log10(levels["a"] / levels["b"])) < 1.0
+    page = (res.out / "layout.html").read_text()
+    assert "film scenes" in page
+
+
+def test_protocol_survey_block_sets_page_text_payment_and_quality_control(tmp_path):
+    from s2w_eval.survey.design import load_design
+
+    proto = tmp_path / "p.yaml"
+    text = (
+        Path(__file__).resolve().parents[1].joinpath("s2w_eval", "_protocols", "quickstart.yaml").read_text()
+    )
+    text = text.replace(
+        "survey:\n",
+        "survey:\n  reward: 0.8\n  minutes: 6\n  bonus: 0.2\n  consent: Our consent text.\n"
+        "  headphone_trials: 3\n  headphone_pass: 3\n  practice: false\n"
+        "  qualifications: [{QualificationTypeId: 000000000000000000L0, Comparator: GreaterThan,"
+        " IntegerValues: [95]}]\n",
+        1,
+    )
+    proto.write_text(text)
+    design, _ = load_design(str(proto))
+    assert (design.reward, design.minutes, design.bonus, design.headphone_trials) == ("0.80", 6.0, "0.20", 3)
+    assert design.qualifications[0]["IntegerValues"] == [95]
+    run = make_run(tmp_path / "run", ids=SAFE[:2], emotions=["negative", "positive"])
+    res = build_survey(run, design, out=tmp_path / "s")
+    layout = (res.out / "layout.html").read_text()
+    assert "Our consent text." in layout and "$0.80 per task" in layout and "$0.20" in layout
+    assert 'name="practice"' not in layout and layout.count('class="box hp"') == 3

@@ -80,3 +80,43 @@ def test_fleiss_kappa_textbook_example():
     assert fleiss_kappa([[5, 0], [0, 5], [5, 0]]) == pytest.approx(1.0)
     assert math.isnan(fleiss_kappa([[1, 0], [0, 1]]))  # nobody rated twice
     assert math.isnan(fleiss_kappa([[3, 0], [4, 0]]))  # one category only
+
+
+def test_bradley_terry_ranks_as_crowd_kit_does_on_simulated_crowds(tmp_path):
+    """Our Bradley-Terry (Hunter's MM) against crowd-kit's (Toloka's quality-control library)."""
+    crowdkit = pytest.importorskip("crowdkit.aggregation", reason="crowd-kit is not installed")
+    import pandas as pd
+
+    from s2w_eval.survey.aggregate import aggregate
+    from s2w_eval.survey.build import build_survey
+    from s2w_eval.survey.simulate import parse_preference, simulate
+    from tests.test_survey_build import SAFE, make_run, small_design
+
+    run = make_run(tmp_path / "run", ids=SAFE, emotions=["negative", "positive"] * 3)
+    res = build_survey(
+        run, small_design(raters=15, allow_no_preference=False, min_seconds=0.0), seed=4, out=tmp_path / "s"
+    )
+    agree = 0
+    for seed, prefs in enumerate(
+        (
+            ["scene2wav>baseline:0.8", "scene2wav>target:0.6", "target>baseline:0.7"],
+            ["baseline>scene2wav:0.75", "target>scene2wav:0.7", "target>baseline:0.6"],
+            ["scene2wav>baseline:0.9", "target>scene2wav:0.65", "target>baseline:0.9"],
+        )
+    ):
+        results, _ = simulate(
+            res.out,
+            [parse_preference(p) for p in prefs],
+            careless=0.0,
+            seed=seed,
+            out=tmp_path / f"r{seed}.csv",
+        )
+        an, _, _ = aggregate(
+            results, res.out / "answer_key.csv", tmp_path / f"a{seed}", n_resamples=100, plots=False
+        )
+        ours = [t["condition"] for t in an.bradley_terry["table"]]
+        df = pd.DataFrame(an.comparisons)[["worker", "left", "right", "label"]]
+        theirs = crowdkit.BradleyTerry(n_iter=200).fit(df).scores_.sort_values(ascending=False).index.tolist()
+        assert ours == theirs, (prefs, ours, theirs)
+        agree += 1
+    assert agree == 3

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import finish_scores, parse_list, score_printer, scoring_options
+from ..clikit import check_protocol_options, finish_scores, parse_list, score_printer, scoring_options
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
@@ -51,6 +51,7 @@ def chords(paths, method_names, params, conditions, protocol, long, out_root, fm
     Rerunning resumes: clips already done with the same file content, method and parameters are reused."""
     from .. import api
 
+    check_protocol_options(protocol, long)
     scores = api.chords(
         list(paths),
         protocol,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import finish_scores, parse_list, score_printer, scoring_options
+from ..clikit import check_protocol_options, finish_scores, parse_list, score_printer, scoring_options
 from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES
 
 
@@ -77,6 +77,7 @@ def pam(
     Table 3 shape per metric. Rerunning resumes: finished items are not recomputed."""
     from .. import api
 
+    check_protocol_options(protocol, long)
     scores = api.pam(
         list(paths),
         protocol,

@@ -41,11 +41,17 @@ from ..clikit import parse_list, report_problems
     show_default=True,
     help="Samples drawn as waveform + spectrogram figures per run (0: none).",
 )
+@click.option(
+    "--embed-audio",
+    is_flag=True,
+    help="Put every clip into report.html (one self-contained file, large) instead of linking the run's "
+    "audio files by relative paths.",
+)
 @click.option("--no-compare", is_flag=True, help="With several runs, skip the side-by-side report.")
-def report(runs, out_root, formats, results_root, max_figures, no_compare):
+def report(runs, out_root, formats, results_root, max_figures, embed_audio, no_compare):
     """Render the report of each RUN from its result files only (pam, chords, survey): the paper's Table 3
     (PAM, with CIs and tests), Tables 4-5 (chords, emotion accuracy with Wilson CIs), Figs. 9-10 (survey),
-    waveform/spectrogram figures and the provenance of every number. RUN is a result folder (reports/<run>/)
+    waveform/spectrogram figures, an audio player for every clip and the provenance of every number. RUN is a result folder (reports/<run>/)
     or a run folder (its results are read from --results/<run name>/, its audio is drawn). With several
     RUNs a side-by-side report is written too (OUT/compare-<a>-vs-<b>/)."""
     from tqdm import tqdm
@@ -59,7 +65,7 @@ def report(runs, out_root, formats, results_root, max_figures, no_compare):
         rep, figures = build_report(res, max_figures=max_figures)
         target = (out_root / res.name) if out_root is not None else res.result_dir
         if res.result_dir.is_dir() or out_root is not None:
-            written = write_report(rep, figures, target, fmts)
+            written = write_report(rep, figures, target, fmts, embed_audio=embed_audio)
             for fmt, path in written.items():
                 click.echo(f"{res.name}: {fmt} -> {path}")
         problems.extend(rep.problems)

@@ -133,7 +133,7 @@ def _finish(
 
 def _empty(method: Method, p: dict[str, Any], duration: float, reason: str) -> Detection:
     seg = [ch.Segment(0.0, duration, ch.NO_CHORD)] if duration > 0 else []
-    return Detection(method.id, p, duration, [], list(seg), list(seg), reason, None)
+    return Detection(method.id, p, duration, notes=[], chords=list(seg), reason=reason, key=None)
 
 
 def _noise_reason(noise: np.ndarray) -> str | None:

@@ -181,11 +181,12 @@ def estimate_key(notes: Sequence[Note], min_alternative: float = 0.5) -> KeyEsti
     if not notes:
         return None
     from music21 import analysis
+    from music21.exceptions21 import Music21Exception
 
     s = _stream(notes)
     try:
         k = analysis.discrete.KrumhanslSchmuckler().getSolution(s)
-    except Exception:  # music21 raises on degenerate input (e.g. a single very short note)
+    except (Music21Exception, ZeroDivisionError, ValueError):  # degenerate input, e.g. one very short note
         return None
     alts = tuple(
         (f"{pitch_class(a.tonic.name)} {a.mode}", round(float(a.correlationCoefficient), 4))

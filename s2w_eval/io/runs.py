@@ -1,4 +1,4 @@
-"""Run discovery: the contract between generation and evaluation (DESIGN.md section 3).
+"""Run discovery: the contract between generation and evaluation (README.md, "Runs").
 
 ```
 <run>/samples.csv                  sample,emotion[,valence,source,start_s]   emotion: positive|negative
@@ -124,7 +124,7 @@ def load_run(root: str | Path, name: str | None = None) -> Run:
     samples_csv = root / "samples.csv"
     if not samples_csv.is_file():
         raise UsageError(
-            "not a run: no samples.csv", root, "point at a folder laid out as DESIGN.md section 3"
+            "not a run: no samples.csv", root, "point at a folder laid out as a run (samples.csv and one folder per condition; README.md, Runs)"
         )
     samples, problems = read_samples_csv(samples_csv)
     ids = {s.id for s in samples}
@@ -221,7 +221,7 @@ def find_runs(paths: list[str | Path], problems: list[Problem] | None = None) ->
             raise UsageError(
                 "no run found (no samples.csv at or below this folder)",
                 p,
-                "point at a run folder laid out as DESIGN.md section 3",
+                "point at a run folder (samples.csv and one folder per condition; README.md, Runs)",
             )
         roots.extend(found)
     seen: set[Path] = set()

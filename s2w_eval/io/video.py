@@ -188,9 +188,11 @@ def read_frames(
         src_rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0) or 25.0
         t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         if start > 1.0:
+            import av
+
             try:  # jump near `start` (to the keyframe before it); decoding continues from there
                 container.seek(int((start + t0 - 1.0) / stream.time_base), stream=stream, backward=True)
-            except Exception:
+            except (av.FFmpegError, OSError, ValueError):  # a stream that cannot seek: decode from the start
                 container.seek(0)
         k = 0
         prev = None
@@ -257,6 +259,8 @@ def read_audio_chunks(
     The first decoded frame's timestamp places the samples in time (AAC priming samples, which carry a negative
     timestamp, are dropped); the rest is taken as contiguous.
     """
+    # Long on purpose: one decode loop (seek, resample stream, chunking, end-of-stream flush) whose parts
+    # share the resampler's state; split, each part would take and return that state.
     import soxr
 
     path = Path(path)
@@ -273,9 +277,11 @@ def read_audio_chunks(
         ref = vstreams[0] if vstreams else stream
         t_ref = float(ref.start_time * ref.time_base) if ref.start_time is not None else 0.0
         if start > 1.0:
+            import av
+
             try:
                 container.seek(int((start + t_ref - 1.0) / stream.time_base), stream=stream, backward=True)
-            except Exception:
+            except (av.FFmpegError, OSError, ValueError):  # a stream that cannot seek: decode from the start
                 container.seek(0)
         resampler = (
             soxr.ResampleStream(sr_in, sample_rate, 1, dtype="float32", quality="HQ")
@@ -386,6 +392,8 @@ def write_video(
     samples are interleaved with the frames by time. Odd sizes are padded by one edge row/column (yuv420p needs
     even sizes). The file appears at `path` only once complete (temp file in the same folder + rename).
     """
+    # Long on purpose: one PyAV muxing session whose video and audio pushes interleave by time; the closures
+    # share the container's state, which would have to travel through every helper if split.
     import av
 
     path = Path(path)

@@ -1,6 +1,6 @@
 """From detected notes to emotion labels, and per-run aggregates: pure functions over rows.
 
-Per clip three labels, always side by side (DESIGN.md section 4):
+Per clip three labels, always side by side:
 - `label`: the paper's rule over the SET of detected pitch classes (`circle.label`);
 - `label_weighted` (beyond the paper): each pitch class votes with the seconds it sounds (`circle.weighted_label`);
 - `label_key` (beyond the paper): the mode of the estimated key, major `+`, minor `-`, no key `0` (the

@@ -1,4 +1,4 @@
-"""The Emotional Circle of Fifths (Scene2Wav paper, DESIGN.md section 4): pure functions.
+"""The Emotional Circle of Fifths (the Scene2Wav paper): pure functions.
 
 Positive pitch classes {C, D, G, A, A#}, negative {C#, D#, E, F, G#, B}, F# on both sides. A clip's label is
 decided over the SET of its detected pitch classes ("chords" in the paper): `+` if positives outnumber

@@ -34,13 +34,6 @@ def _validate(name: str, x: np.ndarray) -> np.ndarray:
     return x
 
 
-@functools.lru_cache(maxsize=4)
-def _cdpam(device: str):
-    from ..features.cdpam import CDPAMMetric
-
-    return CDPAMMetric(device=device)
-
-
 @functools.lru_cache(maxsize=8)
 def _dpam(checkpoint: str, device: str):
     from ..features.dpam import DPAMMetric
@@ -49,18 +42,20 @@ def _dpam(checkpoint: str, device: str):
 
 
 def cdpam_distance(
-    reference: np.ndarray, estimated: np.ndarray, *, sample_rate: int, device: str = "cpu"
+    reference: np.ndarray,
+    estimated: np.ndarray,
+    *,
+    sample_rate: int,
+    device: str = "cpu",
+    precision: str = "float32",
 ) -> float:
-    """CDPAM distance between two mono signals in [-1, 1] at `sample_rate` (resampled to 22050 Hz)."""
-    from ..features.cdpam import SAMPLE_RATE, cdpam_input
-    from ..io.audio import resample
+    """CDPAM distance between two mono signals in [-1, 1] at `sample_rate` (resampled to 22050 Hz); the same
+    number `s2w-eval pam` gives for files holding these samples. The network loads once per process."""
+    from ..features.cdpam import cdpam_distance as _cdpam_distance
 
-    ref = _validate("reference", reference)
-    est = _validate("estimated", estimated)
-    metric = _cdpam(device)
-    a, b = (cdpam_input(resample(v.astype(np.float32), sample_rate, SAMPLE_RATE)) for v in (ref, est))
-    emb_ref, emb_est = metric.embed([a])[0], metric.embed([b])[0]
-    return metric.distance(emb_est, emb_ref)
+    _validate("reference", reference)
+    _validate("estimated", estimated)
+    return _cdpam_distance(reference, estimated, sr=sample_rate, device=device, precision=precision)
 
 
 def dpam_distance(

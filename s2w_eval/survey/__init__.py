@@ -1,1 +1,1 @@
-"""Listening surveys: build (batch, task page, answer key), preview, simulate, aggregate (DESIGN.md section 4)."""
+"""Listening surveys: build (batch, task page, answer key), preview, simulate, aggregate."""

@@ -38,6 +38,7 @@ EXPECTED = ("HITId", "AssignmentStatus", "WorkTimeInSeconds")
 CATEGORIES = (
     "missing_columns",
     "malformed_rows",
+    "other_batch",
     "unknown_tasks",
     "inputs_differ",
     "duplicate_assignments",
@@ -76,6 +77,12 @@ class Assignment:
     status: str
     answers: dict[int, str]
     failures: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # headphone score, play counts, times per item
+
+    @property
+    def reviewable(self) -> bool:
+        """Still awaiting review on the marketplace (Approved/Rejected ones can never be changed)."""
+        return self.status.lower() in ("", "submitted")
 
 
 @dataclass
@@ -91,6 +98,10 @@ class Analysis:
     bradley_terry: dict[str, Any] | None
     kappa: dict[str, Any] | None
     n_rows: int
+    header: list[str] = field(default_factory=list)
+    raw_rows: dict[int, list[str]] = field(default_factory=dict)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def fatal_count(self) -> int:
@@ -161,7 +172,12 @@ def validate(
         )
     n_items = key.n_items
     answer_cols = [f"Answer.pair{i}" for i in range(1, n_items + 1)]
-    for col in list(EXPECTED) + answer_cols:
+    hp = (key.manifest or {}).get("headphone_check") or None
+    hp_trials = hp["trials"] if hp else []
+    answer_cols += [f"Answer.hp{k}" for k in range(1, len(hp_trials) + 1)]
+    batch_id = (key.manifest or {}).get("batch_id")
+    expected = [c for c in EXPECTED if c != "AssignmentStatus" or "Turkle.Username" not in header]
+    for col in expected + answer_cols:
         if col not in header:
             issues["missing_columns"].append({"row": None, "message": f"column {col} is missing"})
     dupes = [h for h, k in Counter(header).items() if k > 1]
@@ -200,6 +216,16 @@ def validate(
             )
             continue
         seen_ids[aid] = rownum
+        their_batch = get("Input.batch")
+        if batch_id and their_batch is not None and their_batch != batch_id:
+            issues["other_batch"].append(
+                {
+                    "row": rownum,
+                    "message": f"row {rownum}: batch {their_batch!r}, not this key's {batch_id!r} (results of "
+                    "another build)",
+                }
+            )
+            continue
         if task not in key.tasks:
             issues["unknown_tasks"].append(
                 {"row": rownum, "message": f"row {rownum}: task {task!r} is not in the key"}
@@ -248,7 +274,7 @@ def validate(
                 answers[k] = v
         secs_text = get("WorkTimeInSeconds")
         seconds = None
-        if secs_text is not None:
+        if secs_text:  # empty: the marketplace did not say (a Prolific response without its export)
             try:
                 seconds = float(secs_text)
                 if not math.isfinite(seconds) or seconds < 0:
@@ -272,7 +298,14 @@ def validate(
             a.answers = {}
             out.append(a)
             continue
+        a.extra = _details(get, items, hp_trials)
         # attention checks
+        if hp_trials:
+            right = a.extra["headphone_right"]
+            if right < hp["pass"]:
+                a.failures.append(
+                    f"headphone check failed ({right} of {len(hp_trials)} right, {hp['pass']} needed)"
+                )
         if seconds is not None and seconds < min_seconds:
             a.failures.append(f"too fast ({seconds:g} s < {min_seconds:g} s)")
         for k, it in items.items():
@@ -289,6 +322,27 @@ def validate(
                     )
         out.append(a)
     return out, issues
+
+
+def _details(get, items: dict, hp_trials: list[dict]) -> dict[str, Any]:
+    """What the page recorded besides the answers: headphone score, play counts and milliseconds per item."""
+    from .headphones import score
+
+    out: dict[str, Any] = {}
+    if hp_trials:
+        right, answered = score(
+            {k: get(f"Answer.hp{k}") or "" for k in range(1, len(hp_trials) + 1)}, hp_trials
+        )
+        out["headphone_right"] = right
+        out["headphone_trials"] = len(hp_trials)
+    out["practice"] = get("Answer.practice") or ""
+    for k in items:
+        for f in ("plays_a", "plays_b", "ms"):
+            v = get(f"Answer.pair{k}_{f}")
+            out[f"pair{k}_{f}"] = int(v) if v and v.isdigit() else None
+    page_ms = get("Answer.s2w_page_ms")
+    out["page_ms"] = int(page_ms) if page_ms and page_ms.isdigit() else None
+    return out
 
 
 def _pref_row(
@@ -333,6 +387,8 @@ def analyse(
     n_resamples: int = 2000,
     seed: int = 0,
     light: bool = False,
+    approve_excluded: bool = False,
+    bonus: str | None = None,
 ) -> Analysis:
     design = key.design
     min_s = design.min_seconds if min_seconds is None else float(min_seconds)
@@ -363,15 +419,22 @@ def analyse(
                 "reasons": "; ".join(f"{r} x{n}" for r, n in sorted(reasons.items())),
             }
         )
+    # decisions: only assignments still Submitted can be reviewed (an approval or rejection is final)
     approvals = []
     for a in sorted(assignments, key=lambda a: a.row):
-        if a.failures:
+        malformed = "malformed answers" in a.failures
+        if not a.reviewable:
+            decision, reason = f"none (already {a.status.lower()})", "; ".join(a.failures)
+        elif a.failures and not (approve_excluded and not malformed):
             decision, reason = "reject", "; ".join(a.failures)
         else:
             decision = "approve"
-            reason = (
-                "rater excluded from the analysis for failures in other tasks" if a.worker in excluded else ""
-            )
+            if a.failures:
+                reason = "approved, data excluded: " + "; ".join(a.failures)
+            elif a.worker in excluded:
+                reason = "approved, data excluded: the rater failed checks in other tasks"
+            else:
+                reason = ""
         approvals.append(
             {
                 "AssignmentId": a.assignment_id,
@@ -379,16 +442,22 @@ def analyse(
                 "HITId": a.hit,
                 "task_id": a.task,
                 "row": a.row,
+                "status": a.status,
+                "seconds": a.seconds,
                 "decision": decision,
                 "reason": reason,
-                "Approve": "x" if decision == "approve" else "",
-                "Reject": reason if decision == "reject" else "",
+                "counted": bool(a.answers) and a.worker not in excluded,
+                "bonus": bonus
+                if bonus and float(bonus) > 0 and decision == "approve" and a.worker not in excluded
+                else "",
+                **a.extra,
             }
         )
 
     # outcomes of counted answers (real pairs only; a repeat only served as a check)
     counted = [a for a in assignments if a.answers and a.worker not in excluded]
     outcomes: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)  # (sample, first, second)
+    comparisons: list[dict[str, Any]] = []  # one row per counted answer, the format of crowd-kit & co.
     emotions: dict[str, str] = {}
     kappa_tables: dict[tuple[str, int], Counter] = defaultdict(Counter)
     conditions = design.conditions
@@ -402,6 +471,16 @@ def analyse(
                 continue
             o = it.outcome(a.answers[k])
             outcomes[(it.sample, it.first, it.second)].append((a.worker, o))
+            comparisons.append(
+                {
+                    "worker": a.worker,
+                    "task_id": a.task,
+                    "sample": it.sample,
+                    "left": it.first,
+                    "right": it.second,
+                    "label": it.first if o == "first" else it.second if o == "second" else "",
+                }
+            )
             emotions[it.sample] = it.emotion
             kappa_tables[(a.task, k)][o] += 1
             if it.first in ci_idx and it.second in ci_idx:
@@ -488,8 +567,23 @@ def analyse(
         "seed": seed,
         "allow_no_preference": design.allow_no_preference,
     }
+    settings["approve_excluded"] = approve_excluded
+    settings["bonus"] = bonus or ""
     return Analysis(
-        key, settings, issues, assignments, workers, excluded, approvals, prefs, bt, kappa, len(rows)
+        key,
+        settings,
+        issues,
+        assignments,
+        workers,
+        excluded,
+        approvals,
+        prefs,
+        bt,
+        kappa,
+        len(rows),
+        header,
+        dict(rows),
+        comparisons,
     )
 
 
@@ -504,10 +598,32 @@ def aggregate(
     n_resamples: int = 2000,
     seed: int = 0,
     plots: bool = True,
+    approve_excluded: bool = False,
+    bonus: str | None = None,
+    prolific_export: str | Path | None = None,
 ) -> tuple[Analysis, Path, list[Path]]:
     results = Path(results)
     key = load_key(key_path)
+    if bonus is None:
+        bonus = key.design.bonus
+    try:
+        if float(bonus) < 0:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"bonus {bonus!r} is not an amount in dollars", fix="e.g. 0.25") from None
+    bonus = f"{float(bonus):.2f}"
     header, rows = read_results(results)
+    extra_notes: list[str] = []
+    if prolific_export is not None or "PROLIFIC_PID" in header:
+        from .prolific import read_prolific
+
+        header, rows, extra_notes = read_prolific(results, prolific_export)
+    elif {"Participant id", "Status"} <= set(header):
+        raise DataError(
+            "this is Prolific's participant export, not a results file",
+            results,
+            "pass the responses your study endpoint collected as the results and this file as the Prolific export",
+        )
     try:
         analysis = analyse(
             header,
@@ -518,12 +634,16 @@ def aggregate(
             level=level,
             n_resamples=n_resamples,
             seed=seed,
+            approve_excluded=approve_excluded,
+            bonus=bonus,
         )
     except DataError as exc:
         if exc.path is None:
             exc.path = str(results)
             exc.args = (exc.format(),)
         raise
+    analysis.settings["source"] = "prolific" if extra_notes or prolific_export is not None else "mturk"
+    analysis.notes = extra_notes
     out_dir = Path(out) if out is not None else results.parent / "aggregate"
     files = write_outputs(analysis, out_dir, results, key)
     if plots:
@@ -550,20 +670,15 @@ def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) ->
     )
     files = [
         atomic_write_csv(out_dir / "preferences.csv", an.preferences, PREF_COLUMNS),
+        atomic_write_csv(out_dir / "approvals.csv", *review_file(an)),
         atomic_write_csv(
-            out_dir / "approvals.csv",
-            an.approvals,
-            (
-                "AssignmentId",
-                "WorkerId",
-                "HITId",
-                "task_id",
-                "row",
-                "decision",
-                "reason",
-                "Approve",
-                "Reject",
-            ),
+            out_dir / "assignments.csv", an.approvals, _columns(an.approvals, ASSIGNMENT_COLUMNS)
+        ),
+        atomic_write_csv(out_dir / "blocklist.csv", block_list(an), ("WorkerId", "reason")),
+        atomic_write_csv(
+            out_dir / "comparisons.csv",
+            an.comparisons,
+            ("worker", "task_id", "sample", "left", "right", "label"),
         ),
         atomic_write_csv(
             out_dir / "raters.csv",
@@ -571,6 +686,9 @@ def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) ->
             ("worker", "assignments", "failed", "failed_share", "excluded", "reasons"),
         ),
     ]
+    bonuses = bonus_rows(an)
+    if bonuses:
+        files.append(atomic_write_csv(out_dir / "bonuses.csv", bonuses, BONUS_COLUMNS))
     if an.bradley_terry:
         files.append(atomic_write_csv(out_dir / "ranking.csv", an.bradley_terry["table"]))
     counts = {c: len(v) for c, v in an.issues.items()}
@@ -587,11 +705,14 @@ def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) ->
         "assignments": {
             "approve": sum(1 for a in an.approvals if a["decision"] == "approve"),
             "reject": sum(1 for a in an.approvals if a["decision"] == "reject"),
+            "already_reviewed": sum(1 for a in an.approvals if a["decision"].startswith("none")),
+            "bonuses": len(bonuses),
         },
         "preferences": an.preferences,
         "bradley_terry": an.bradley_terry,
         "fleiss_kappa": an.kappa,
         "notes": key.notes
+        + an.notes
         + [
             "p_value: two-sided exact binomial (sign) test of first vs second over the decisive answers; "
             "ci_low/ci_high: Wilson interval of first_share over all n answers. Answers of one rater are "
@@ -600,6 +721,71 @@ def write_outputs(an: Analysis, out_dir: Path, results: Path, key: AnswerKey) ->
     }
     files.append(atomic_write_json(out_dir / "survey.json", summary))
     return files
+
+
+ASSIGNMENT_COLUMNS = (
+    "row",
+    "AssignmentId",
+    "WorkerId",
+    "HITId",
+    "task_id",
+    "status",
+    "seconds",
+    "decision",
+    "reason",
+    "counted",
+    "bonus",
+    "headphone_right",
+    "headphone_trials",
+    "practice",
+    "page_ms",
+)
+BONUS_COLUMNS = ("WorkerId", "AssignmentId", "BonusAmount", "Reason")
+
+
+def _columns(rows: list[dict[str, Any]], first: tuple[str, ...]) -> list[str]:
+    cols = [c for c in first if any(c in r for r in rows)] if rows else list(first)
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    return cols
+
+
+def review_file(an: Analysis) -> tuple[list[dict[str, Any]], list[str]]:
+    """approvals.csv in MTurk's offline-review format: the results file's own rows and columns, with
+    `Approve` ("x") or `Reject` (the reason the worker sees) filled in, for Submitted assignments only."""
+    header = [h for h in an.header if h not in ("Approve", "Reject")] + ["Approve", "Reject"]
+    rows = []
+    for d in an.approvals:
+        if d["decision"] not in ("approve", "reject"):
+            continue
+        cells = an.raw_rows.get(d["row"], [])
+        rec = {h: unneutralise(c) for h, c in zip(an.header, cells) if h not in ("Approve", "Reject")}
+        rec["Approve"] = "x" if d["decision"] == "approve" else ""
+        rec["Reject"] = d["reason"] if d["decision"] == "reject" else ""
+        rows.append(rec)
+    return rows, header
+
+
+def block_list(an: Analysis) -> list[dict[str, Any]]:
+    """The workers excluded for failed checks, with why (for `survey review --block` or the Requester UI)."""
+    return [
+        {"WorkerId": w["worker"], "reason": f"failed quality checks in s2w listening test: {w['reasons']}"}
+        for w in an.workers
+        if w["excluded"]
+    ]
+
+
+def bonus_rows(an: Analysis) -> list[dict[str, Any]]:
+    return [
+        {
+            "WorkerId": d["WorkerId"],
+            "AssignmentId": d["AssignmentId"],
+            "BonusAmount": d["bonus"],
+            "Reason": "Thank you: you passed every quality check of this listening test.",
+        }
+        for d in an.approvals
+        if d["bonus"]
+    ]
 
 
 def console_tables(an: Analysis, fmt: str = "github") -> str:

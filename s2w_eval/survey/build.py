@@ -1,10 +1,14 @@
 """`survey build`: a crowdsourcing batch (one row per task), the task page, an answer key and a manifest.
 
 Output folder (default `reports/<run>/survey/`):
-    batch.csv        one row per task (HIT); columns = the page's `${...}` placeholders (media URLs only)
-    hit.html         the task page (Mechanical Turk HTMLQuestion/layout format: a form whose fields become
-                     `Answer.<name>` columns)
-    media/           the clips, under opaque names (no sample id or condition in any URL a rater sees)
+    batch.csv        one row per task (HIT): task_id, batch (this build's id), the page's `${...}` placeholders
+                     (media URLs only)
+    layout.html      the task layout for the MTurk Requester UI (and Turkle): a fragment without <form>, the
+                     platform's form wraps it; its fields become `Answer.<name>` columns
+    hit.html         the same layout inside the form the Requester UI adds: the page `survey publish` sends as
+                     HTMLQuestion (one per row, placeholders filled) and `survey preview` serves
+    media/           the clips (and the headphone-check tones), under opaque names (no sample id or condition
+                     in any URL a rater sees); in video mode the scene video muxed with each condition's audio
     answer_key.csv   task, item -> which condition sits at A and at B, attention checks (never linked from
                      anything a rater sees)
     manifest.json    protocol, design, seed, counts, sha256 of every clip and file, provenance
@@ -14,11 +18,11 @@ Everything random comes from one seeded generator, so the same inputs and seed g
 
 from __future__ import annotations
 
-import html
+import hashlib
 import re
 import shutil
+import warnings
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +33,9 @@ from ..errors import DataError, Problem, UsageError
 from ..io.audio import load_audio, write_wav
 from ..io.runs import EMOTIONS, Run, load_run
 from ..results import atomic_write_csv, atomic_write_json, atomic_write_text, provenance, sha256_file
+from . import headphones
 from .design import SurveyDesign
+from .page import full_page, render_layout
 
 MEDIA_DIR = "media"
 LOUDNESS = ("rms", "peak", "none")
@@ -64,12 +70,16 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
 
 
-def template_text() -> str:
-    return resources.files("s2w_eval.survey").joinpath("hit.html").read_text(encoding="utf-8")
+class PlainHttpWarning(UserWarning):
+    """Media served over plain http: the marketplaces' https pages will not load it (mixed content)."""
 
 
 def check_base_url(base_url: str | None) -> str | None:
-    """A base URL for the media: http(s), no characters that could leave an HTML attribute; ends with '/'."""
+    """A base URL for the media: http(s), no characters that could leave an HTML attribute; ends with '/'.
+
+    Plain http passes with a PlainHttpWarning unless it points at this machine (a local test server):
+    browsers block http media on the marketplaces' https pages (mixed content).
+    """
     if base_url is None:
         return None
     url = base_url.strip()
@@ -78,7 +88,15 @@ def check_base_url(base_url: str | None) -> str | None:
             f"--base-url {base_url!r} is not a plain http(s) URL",
             fix="give e.g. https://example.org/my-survey/ (no quotes, spaces or angle brackets)",
         )
-    return url if url.endswith("/") else url + "/"
+    url = url if url.endswith("/") else url + "/"
+    if url.lower().startswith("http://") and not re.match(r"(?i)^http://(127\.0\.0\.1|localhost)[:/]", url):
+        warnings.warn(
+            f"media URL {url} is plain http: browsers block http media on MTurk's and Prolific's https pages "
+            "(mixed content); host media/ over https",
+            PlainHttpWarning,
+            stacklevel=2,
+        )
+    return url
 
 
 def media_url(base_url: str | None, name: str) -> str:
@@ -101,15 +119,40 @@ def _process_audio(src: Path, loudness: str) -> tuple[np.ndarray, int]:
     return (x * gain).astype(np.float32), sr
 
 
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
 def add_defect(x: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """The clip with a loud, unmistakable noise burst (a quarter of the clip, at most 0.5 s) in the middle."""
-    y = np.array(x, dtype=np.float32, copy=True)
+    """The clip with an unmistakable white-noise burst (a quarter of the clip, at most 0.5 s) in the middle.
+
+    Loudness-matched: the burst has the clip's RMS and the whole defect clip is scaled back to the clean
+    clip's RMS (peaks kept below -1 dBFS), so that the check is passed by hearing the noise, not by level.
+    """
+    y = np.array(x, dtype=np.float64, copy=True)
+    target = _rms(y)
     n = max(1, min(int(0.5 * sr), len(y) // 4))
     start = max(0, (len(y) - n) // 2)
-    burst = rng.uniform(-0.8, 0.8, size=n).astype(np.float32)
+    burst = rng.standard_normal(n)
+    burst *= (target or 0.1) / (_rms(burst) or 1.0)
     ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / max(1, int(0.005 * sr)))
-    y[start : start + n] = np.clip(0.2 * y[start : start + n] + burst * ramp.astype(np.float32), -1.0, 1.0)
-    return y
+    y[start : start + n] = 0.2 * y[start : start + n] + burst * ramp
+    if target > 0:
+        y *= target / _rms(y)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > PEAK_CEILING:
+        y *= PEAK_CEILING / peak
+    return y.astype(np.float32)
+
+
+def mux_scene(video: Path, audio: np.ndarray, sr: int, dest: Path) -> None:
+    """The scene video (native size and frame rate, as long as the audio) with `audio` as its sound track."""
+    from ..io.video import probe_video, read_frames, write_video
+
+    info = probe_video(video)
+    seconds = len(audio) / sr
+    frames = (rgb for _, rgb in read_frames(video, fps=info.fps, size=None, end=seconds))
+    write_video(dest, frames, info.fps, audio=audio, sample_rate=sr)
 
 
 def _balanced(rng: np.random.Generator, n: int) -> list[bool]:
@@ -151,50 +194,6 @@ def _clean_media(media_dir: Path, keep: set[str]) -> None:
                 p.unlink()
 
 
-def render_page(design: SurveyDesign, n_items: int, media: str) -> str:
-    """hit.html: the template with the design's items; `${pair<i>_a}`/`${pair<i>_b}` stay as placeholders."""
-    items = []
-    none_choice = ""
-    for i in range(1, n_items + 1):
-        if design.allow_no_preference:
-            none_choice = (
-                f'<label class="choice"><input type="radio" name="pair{i}" value="none" disabled> '
-                f"No preference</label>"
-            )
-        items.append(
-            f'<fieldset class="item" data-item="{i}">\n'
-            f"  <legend>Pair {i} of {n_items}</legend>\n"
-            f'  <div class="clips">\n'
-            f'    <div class="clip" data-side="A"><div class="media" data-src="${{pair{i}_a}}"></div>'
-            f'<button type="button" class="play" data-side="A">&#9654; Play A</button>'
-            f'<span class="state">not played yet</span></div>\n'
-            f'    <div class="clip" data-side="B"><div class="media" data-src="${{pair{i}_b}}"></div>'
-            f'<button type="button" class="play" data-side="B">&#9654; Play B</button>'
-            f'<span class="state">not played yet</span></div>\n'
-            f"  </div>\n"
-            f'  <p class="question">{html.escape(design.question)}</p>\n'
-            f'  <div class="choices">'
-            f'<label class="choice"><input type="radio" name="pair{i}" value="A" disabled> A</label>'
-            f'<label class="choice"><input type="radio" name="pair{i}" value="B" disabled> B</label>'
-            f"{none_choice}</div>\n"
-            f'  <p class="hint">Play both clips to the end to answer.</p>\n'
-            f"</fieldset>"
-        )
-    what = "scene videos" if media == "video" else "music clips"
-    instructions = (
-        f"You will compare {n_items} pairs of {what}. For each pair, play clip A and clip B to the "
-        f"end (you may replay them), then say which one you prefer"
-        f"{' or that you have no preference' if design.allow_no_preference else ''}. "
-        f"Some pairs contain a clip with a loud noise burst: a clip with such a defect is never the "
-        f"better one. Please use headphones in a quiet place."
-    )
-    page = template_text()
-    page = page.replace("{{INSTRUCTIONS}}", html.escape(instructions))
-    page = page.replace("{{N_ITEMS}}", str(int(n_items)))
-    page = page.replace("{{ITEMS}}", "\n".join(items))
-    return page
-
-
 def build_survey(
     run_dir: str | Path,
     design: SurveyDesign,
@@ -231,27 +230,32 @@ def build_survey(
         raise UsageError("--out must not be the run folder (inputs are never written to)")
 
     rng = np.random.default_rng(seed)
-    # media kind: video only when every clip has a scene video muxed with its condition's audio
-    has_video = all(
-        (c, s.id) in run.condition_scenes
-        for c in conditions
-        for s in run.samples
-        if all(s.id in run.conditions[c2] for c2 in conditions)
-    )
-    if media == "auto":
-        media = "video" if run.condition_scenes and has_video else "audio"
-    elif media == "video" and not has_video:
-        raise UsageError(
-            "--media video needs scenes/<condition>/<sample>.mp4 for every condition and sample",
-            run.root / "scenes",
-            "mux the scene video with each condition's audio, or use --media audio",
+    usable = {s.id for s in run.samples if all(s.id in run.conditions[c] for c in conditions)}
+
+    # media kind: video when every sample has a scene video; s2w muxes it with each condition's audio
+    def scene_of(sid: str) -> Path | None:
+        if sid in run.scenes:
+            return run.scenes[sid]
+        return next(
+            (run.condition_scenes[(c, sid)] for c in conditions if (c, sid) in run.condition_scenes), None
         )
 
-    usable = {s.id for s in run.samples if all(s.id in run.conditions[c] for c in conditions)}
+    no_video = sorted(sid for sid in usable if scene_of(sid) is None)
+    if media == "auto":  # video when the run already holds per-condition muxes (muxing is asked for by name)
+        premuxed = all((c, sid) in run.condition_scenes for c in conditions for sid in usable)
+        media = "video" if usable and run.condition_scenes and premuxed else "audio"
+    elif media == "video" and no_video:
+        raise UsageError(
+            f"--media video needs a scene video for every sample; {len(no_video)} have none "
+            f"(e.g. {no_video[0]!r})",
+            run.root / "scenes",
+            "put scenes/<sample>.mp4 in the run (s2w muxes it with each condition's audio), or use --media audio",
+        )
+
     samples = _select_samples(run, design, usable, rng, notes)
     order = [samples[i] for i in rng.permutation(len(samples))] if samples else []
 
-    # -- clips: processed (or copied) under opaque names
+    # -- clips: processed audio (or the file copied), muxed with the scene video in video mode
     out_dir.mkdir(parents=True, exist_ok=True)
     media_dir = out_dir / MEDIA_DIR
     media_dir.mkdir(exist_ok=True)
@@ -263,29 +267,35 @@ def build_survey(
     def new_name(ext: str) -> str:
         return f"c{rng.bytes(8).hex()}{ext}"
 
+    level = {"rms": "RMS -20 dBFS (peak <= -1 dBFS)", "peak": "peak -1 dBFS", "none": "level unchanged"}[
+        loudness
+    ]
     from tqdm import tqdm
 
     for sid in tqdm(order, desc="survey clips", unit="sample", disable=None, leave=False):
         for cond in conditions:
-            src = run.condition_scenes[(cond, sid)] if media == "video" else run.conditions[cond][sid]
-            name = new_name(src.suffix.lower() if (media == "video" or loudness == "none") else ".wav")
+            src = run.conditions[cond][sid]
+            video = scene_of(sid) if media == "video" else None
+            if video is not None:
+                name = new_name(".mp4")
+            else:
+                name = new_name(src.suffix.lower() if loudness == "none" else ".wav")
             try:
-                if media == "video" or loudness == "none":
-                    shutil.copyfile(src, media_dir / name)
-                    processing = "copied unchanged"
-                    seconds = None
-                    if media == "audio":
-                        x, sr = load_audio(src)  # validates the clip
-                        seconds = round(len(x) / sr, 4)
+                if loudness == "none":
+                    x, sr = load_audio(src)  # validates the clip
                 else:
                     x, sr = _process_audio(src, loudness)
-                    audio_cache[(cond, sid)] = (x, sr)
+                audio_cache[(cond, sid)] = (x, sr)
+                if video is not None:
+                    mux_scene(video, x, sr, media_dir / name)
+                    processing = f"scene video {video.relative_to(run.root).as_posix()} muxed with the audio ({level}, AAC)"
+                elif loudness == "none":
+                    shutil.copyfile(src, media_dir / name)
+                    processing = "copied unchanged"
+                else:
                     write_wav(media_dir / name, x, sr)
-                    processing = (
-                        f"mono, DC removed, {'RMS -20 dBFS (peak <= -1 dBFS)' if loudness == 'rms' else 'peak -1 dBFS'}"
-                        f", 16-bit WAV at {sr} Hz"
-                    )
-                    seconds = round(len(x) / sr, 4)
+                    processing = f"mono, DC removed, {level}, 16-bit WAV at {sr} Hz"
+                seconds = round(len(x) / sr, 4)
             except DataError as exc:
                 problems.append(Problem.from_error(exc))
                 dropped.add(sid)
@@ -361,12 +371,14 @@ def build_survey(
             else:  # defect: a clip against itself with a loud noise burst; the clean one is expected
                 cond = conditions[int(rng.integers(0, len(conditions)))]
                 clean = clips[(cond, sid)]
-                if media == "video" or loudness == "none":
-                    x, sr = load_audio(run.conditions[cond][sid])
+                x, sr = audio_cache[(cond, sid)]
+                y = add_defect(x, sr, rng)
+                if media == "video":  # a video too: the picture gives no hint which side is the check
+                    bad = new_name(".mp4")
+                    mux_scene(scene_of(sid), y, sr, media_dir / bad)
                 else:
-                    x, sr = audio_cache[(cond, sid)]
-                bad = new_name(".wav")
-                write_wav(media_dir / bad, add_defect(x, sr, rng), sr)
+                    bad = new_name(".wav")
+                    write_wav(media_dir / bad, y, sr)
                 clip_rows.append(
                     {
                         "file": f"{MEDIA_DIR}/{bad}",
@@ -376,7 +388,7 @@ def build_survey(
                         "condition": f"{cond}+defect",
                         "source": run.conditions[cond][sid].relative_to(run.root).as_posix(),
                         "source_sha256": sha256_file(run.conditions[cond][sid]),
-                        "processing": "attention check: the clean clip with a loud noise burst",
+                        "processing": "attention check: the clean clip with a white-noise burst, loudness-matched",
                     }
                 )
                 clean_at_a = defect_sides[t]
@@ -429,17 +441,69 @@ def build_survey(
             )
         batch_rows.append(row)
 
+    # -- headphone check (Woods et al. 2017) and the practice pair: the same for every task, baked into the page
+    hp_trials: list[dict[str, Any]] = []
+    for k in range(design.headphone_trials):
+        trial = headphones.make_trial(rng, design.headphone_tone_seconds)
+        name = new_name(".wav")
+        write_wav(media_dir / name, trial.audio, 16000)
+        hp_trials.append({"trial": k + 1, "clip": name, "quiet": trial.quiet, "antiphase": trial.antiphase})
+        clip_rows.append(
+            {
+                "file": f"{MEDIA_DIR}/{name}",
+                "sha256": sha256_file(media_dir / name),
+                "seconds": round(len(trial.audio) / 16000, 4),
+                "sample": "",
+                "condition": "headphone-check",
+                "source": "",
+                "source_sha256": "",
+                "processing": "three 200 Hz tones, one -6 dB, one anti-phase (Woods et al. 2017), stereo WAV",
+            }
+        )
+    practice = None
+    if design.practice and key_rows:
+        first_pair = next(
+            r for r in key_rows if r["task_id"] == key_rows[0]["task_id"] and r["kind"] == "pair"
+        )
+        practice = {
+            "task_id": first_pair["task_id"],
+            "sample": first_pair["sample"],
+            "a_clip": first_pair["a_clip"],
+            "b_clip": first_pair["b_clip"],
+        }
     keep = {r["file"].split("/", 1)[1] for r in clip_rows}
     _clean_media(media_dir, keep)
-    batch_cols = ["task_id"] + [f"pair{k}_{s}" for k in range(1, n_items + 1) for s in ("a", "b")]
+    # the batch id: which build a results row comes from (results of another batch are refused)
+    digest = hashlib.sha256()
+    for r in key_rows:
+        digest.update(repr(sorted(r.items())).encode())
+    batch_id = f"s2w-{digest.hexdigest()[:12]}"
+    for row in batch_rows:
+        row["batch"] = batch_id
+    batch_cols = ["task_id", "batch"] + [f"pair{k}_{s}" for k in range(1, n_items + 1) for s in ("a", "b")]
     atomic_write_csv(out_dir / "batch.csv", batch_rows, batch_cols)
-    atomic_write_text(out_dir / "hit.html", render_page(design, n_items, media))
+    layout = render_layout(
+        design,
+        n_items,
+        media,
+        headphone_urls=[media_url(base_url, t["clip"]) for t in hp_trials],
+        practice_urls=(media_url(base_url, practice["a_clip"]), media_url(base_url, practice["b_clip"]))
+        if practice
+        else None,
+        version=batch_id,
+    )
+    atomic_write_text(out_dir / "layout.html", layout)
+    atomic_write_text(out_dir / "hit.html", full_page(layout, design.title))
     atomic_write_csv(out_dir / "answer_key.csv", key_rows, KEY_COLUMNS)
 
     by_emotion = {e: sum(1 for s in order if emotion[s] == e) for e in EMOTIONS}
     durations = {r["file"]: r["seconds"] for r in clip_rows}
+    fixed = sum(durations.get(f"{MEDIA_DIR}/{t['clip']}") or 0.0 for t in hp_trials)
+    if practice:
+        fixed += sum(durations.get(f"{MEDIA_DIR}/{practice[c]}") or 0.0 for c in ("a_clip", "b_clip"))
     task_seconds = [
-        sum(
+        fixed
+        + sum(
             durations.get(f"{MEDIA_DIR}/{kr[c]}") or 0.0
             for kr in key_rows
             if kr["task_id"] == row["task_id"]
@@ -457,6 +521,7 @@ def build_survey(
         "protocol": protocol_info,
         "design": design.as_dict(),
         "seed": seed,
+        "batch_id": batch_id,
         "media": media,
         "loudness": loudness,
         "base_url": base_url,
@@ -475,7 +540,19 @@ def build_survey(
             else None,
         },
         "min_seconds": design.min_seconds,
-        "files": {name: sha256_file(out_dir / name) for name in ("batch.csv", "hit.html", "answer_key.csv")},
+        "headphone_check": {
+            "method": "anti-phase test (Woods, Siegel, Traer & McDermott 2017, Atten. Percept. Psychophys. "
+            "79:2064-2072, doi:10.3758/s13414-017-1361-2)",
+            "trials": hp_trials,
+            "pass": design.headphone_pass,
+        }
+        if hp_trials
+        else None,
+        "practice": practice,
+        "files": {
+            name: sha256_file(out_dir / name)
+            for name in ("batch.csv", "layout.html", "hit.html", "answer_key.csv")
+        },
         "clips": clip_rows,
         "notes": notes,
         "problems": [p.format() for p in problems],

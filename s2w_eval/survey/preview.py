@@ -22,9 +22,9 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ..errors import DataError, UsageError
 from .build import MEDIA_DIR
+from .page import fill_template  # noqa: F401  (re-exported: the tests and older callers import it here)
 
 HOST = "127.0.0.1"
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 MAX_BODY = 1 << 20
 _TYPES = {
     ".wav": "audio/wav",
@@ -46,18 +46,6 @@ def read_batch(survey_dir: Path) -> tuple[list[str], list[dict[str, str]]]:
         reader = csv.DictReader(fh)
         rows = list(reader)
         return list(reader.fieldnames or []), rows
-
-
-def fill_template(page: str, values: dict[str, str], where: str = "hit.html") -> str:
-    """Replace every `${name}` by its (HTML-escaped) value; a placeholder without a value is an error."""
-    unknown = sorted({m.group(1) for m in PLACEHOLDER.finditer(page)} - set(values))
-    if unknown:
-        raise DataError(
-            f"placeholder(s) without a batch column: {', '.join(unknown)}",
-            where,
-            "rebuild the survey so that batch.csv and hit.html match",
-        )
-    return PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)], quote=True), page)
 
 
 class PreviewServer(ThreadingHTTPServer):

@@ -103,6 +103,8 @@ def simulate_rows(
     play_s = counts.get("min_task_seconds_to_play_everything") or 0.0
     base_time = _dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=_dt.UTC)
     rows: list[dict[str, Any]] = []
+    hp_trials = ((key.manifest or {}).get("headphone_check") or {}).get("trials", [])
+    has_practice = bool((key.manifest or {}).get("practice"))
     hit_ids = {}
     for row in batch:
         hit_ids[row["task_id"]] = f"SIMHIT{rng.bytes(6).hex().upper()}"
@@ -153,6 +155,17 @@ def simulate_rows(
             }
             rec.update({f"Input.{c}": v for c, v in row.items()})
             rec.update({f"Answer.pair{k}": answers[k] for k in sorted(items)})
+            # what the page records besides the answers: consent, headphone check, practice, plays and times
+            rec["Answer.consent"] = "yes"
+            for t, trial in enumerate(hp_trials, start=1):  # careless raters guess (1 in 3 right)
+                rec[f"Answer.hp{t}"] = str(int(rng.integers(1, 4)) if is_careless else trial["quiet"])
+            if has_practice:
+                rec["Answer.practice"] = choices[int(rng.integers(0, len(choices)))]
+            for k in sorted(items):
+                rec[f"Answer.pair{k}_plays_a"] = 1
+                rec[f"Answer.pair{k}_plays_b"] = 1
+                rec[f"Answer.pair{k}_ms"] = int(1000 * seconds / max(1, len(items)))
+            rec["Answer.s2w_page_ms"] = 1000 * seconds
             rec.update({"Approve": "", "Reject": ""})
             rows.append(rec)
     truth = {
@@ -180,7 +193,20 @@ def results_columns(key: AnswerKey, batch_cols: list[str]) -> list[str]:
         ]
         + [f"Input.{c}" for c in batch_cols]
         + [f"Answer.pair{k}" for k in range(1, key.n_items + 1)]
+        + _page_columns(key)
         + ["Approve", "Reject"]
+    )
+
+
+def _page_columns(key: AnswerKey) -> list[str]:
+    m = key.manifest or {}
+    n_hp = len((m.get("headphone_check") or {}).get("trials", []))
+    return (
+        ["Answer.consent"]
+        + [f"Answer.hp{t}" for t in range(1, n_hp + 1)]
+        + (["Answer.practice"] if m.get("practice") else [])
+        + [f"Answer.pair{k}_{f}" for k in range(1, key.n_items + 1) for f in ("plays_a", "plays_b", "ms")]
+        + ["Answer.s2w_page_ms"]
     )
 
 

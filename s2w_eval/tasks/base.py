@@ -85,6 +85,8 @@ class Task:
     sample_fields: Sequence[str] = ("emotion",)
     #: what one item is, for progress and counts ("pair", "clip")
     unit: str = "item"
+    #: the columns `--format csv` prints (None: every column of <name>.csv)
+    console_columns: Sequence[str] | None = None
 
     def items(self, ctx: Context) -> list[Item]:
         raise NotImplementedError
@@ -111,15 +113,34 @@ class Task:
         """The body of <name>.json (the runner adds counts, problems, validity and provenance)."""
         return {"run": ctx.run.name, "summary": dict(summary)}
 
+    def validity(self, rows: Sequence[Mapping[str, Any]], ctx: Context) -> dict[str, Any] | None:
+        """The validity block of what was scored (tasks.checks.run_validity), or None for a task without audio."""
+        return None
+
     def sort_key(self, row: Mapping[str, Any]) -> Any:
         """Order of the rows in <name>.csv; None keeps the order of the items."""
         return None
 
+    def tables(self, rows: Sequence[Mapping[str, Any]], doc: Mapping[str, Any], title: str) -> list:
+        """The console tables of one run's results (report.tables.Table objects)."""
+        raise NotImplementedError
+
     def format_tables(
         self, rows: Sequence[Mapping[str, Any]], doc: Mapping[str, Any], fmt: str, title: str
     ) -> str:
-        """The console tables of one run's results."""
-        raise NotImplementedError
+        """The console output of one run: its tables in `fmt` (csv: the result rows themselves)."""
+        from ..report.tables import render_table
+        from ..results import rows_to_csv
+
+        if fmt == "csv":
+            return rows_to_csv(rows, self.console_columns or self.columns)
+        fmt = "tex" if fmt == "latex" else fmt
+        parts = []
+        for table in self.tables(rows, doc, title):
+            if table.title:
+                parts.append(table.title)
+            parts.append(render_table(table, fmt))
+        return "\n\n".join(parts) + "\n"
 
     def close(self) -> None:
         """Free what the task holds (networks, open files)."""

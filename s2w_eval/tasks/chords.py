@@ -53,7 +53,10 @@ class ChordsTask(Task):
         tie_tolerance: float = 0.05,
         level: float = 0.95,
         primary: str = "label",
+        reference: str = "target",
     ):
+        #: the condition whose clips the others are checked against (copies, durations)
+        self.reference = reference
         self.methods = {}
         for name, overrides in methods:
             m = get_method(name)
@@ -140,6 +143,18 @@ class ChordsTask(Task):
             self._cond_order.get(row["condition"], 0),
         )
 
+    def validity(self, rows, ctx: Context) -> dict[str, Any] | None:
+        """Checks of the clips, with the primary label of the first method (a condition whose clips all get
+        one label while the reference's differ is named)."""
+        from .checks import run_validity
+
+        first = next(iter(self.methods), None)
+        labels: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r["method"] == first:
+                labels.setdefault(r["condition"], {})[r["sample"]] = r[self.primary]
+        return run_validity(ctx, self.scored_conditions, self.reference, labels)
+
     def summarize(self, rows, ctx: Context) -> dict[str, Any]:
         summary = chordmetrics.summarize(rows, self.scored_conditions, self.level)
         summary["primary_label"] = self.primary
@@ -163,60 +178,62 @@ class ChordsTask(Task):
             **summary,
         }
 
-    def format_tables(self, rows, doc, fmt: str, title: str) -> str:
-        return format_tables(rows, doc, self.scored_conditions, fmt, title, self.primary)
+    def tables(self, rows, doc, title: str) -> list:
+        return chords_tables(rows, doc, self.scored_conditions, title, self.primary)
 
 
-def format_tables(rows, summary, conditions, fmt: str, title: str, primary: str = "label") -> str:
-    from tabulate import tabulate
-
+def chords_tables(rows, summary, conditions, title: str, primary: str = "label") -> list:
+    """The paper's Table 4 shape per method, the share of labels equal to the intended emotion (all three
+    rules, Wilson CIs), and the agreement between conditions under the primary rule."""
     from ..metrics.chords import table4
+    from ..report.tables import Table
 
-    parts = []
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    for m in methods:
+    out = []
+    for m in dict.fromkeys(r["method"] for r in rows):
         t4 = table4(rows, conditions, m)
-        parts.append(f"\n{title}: pitch classes and Emotional Circle of Fifths labels ({m})")
-        parts.append(tabulate(t4, headers="keys", tablefmt=fmt))
-    match = [s for s in summary["match"]]
-    if match:
-        table = []
-        for s in match:
-            if s["label_column"] != primary and s["label_column"] not in (
-                "label",
-                "label_weighted",
-                "label_key",
-            ):
-                continue
-            table.append(
-                {
-                    "method": s["method"],
-                    "condition": s["condition"],
-                    "rule": s["label_column"],
-                    "n": s["n"],
-                    "label = intended": f"{s['matches']}/{s['n']} ({s['share']:.0%})",
-                    "95% CI": f"[{s['ci_low']:.2f}, {s['ci_high']:.2f}]",
-                }
-            )
-        parts.append(f"\n{title}: share of clips whose label equals the intended emotion (Wilson 95% CI)")
-        parts.append(tabulate(table, headers="keys", tablefmt=fmt))
-    agree = [a for a in summary["agreement"] if a["label_column"] == primary]
-    if agree:
-        parts.append(f"\n{title}: agreement between conditions ({primary})")
-        parts.append(
-            tabulate(
-                [
-                    {
-                        "method": a["method"],
-                        "conditions": f"{a['condition_a']} ~ {a['condition_b']}",
-                        "n": a["n"],
-                        "same label": f"{a['same_label']}/{a['n']}",
-                        "mean Jaccard of sets": f"{a['mean_jaccard']:.2f}",
-                    }
-                    for a in agree
-                ],
-                headers="keys",
-                tablefmt=fmt,
+        headers = list(t4[0]) if t4 else ["sample", "intended"]
+        out.append(
+            Table(
+                f"{title}: pitch classes and Emotional Circle of Fifths labels ({m})",
+                headers,
+                [[str(r[h]) for h in headers] for r in t4],
             )
         )
-    return "\n".join(parts)
+    match = [s for s in summary["match"] if s["label_column"] in ("label", "label_weighted", "label_key")]
+    if match:
+        out.append(
+            Table(
+                f"{title}: share of clips whose label equals the intended emotion (Wilson 95% CI)",
+                ["method", "condition", "rule", "n", "label = intended", "95% CI"],
+                [
+                    [
+                        s["method"],
+                        s["condition"],
+                        s["label_column"],
+                        str(s["n"]),
+                        f"{s['matches']}/{s['n']} ({s['share']:.0%})",
+                        f"[{s['ci_low']:.2f}, {s['ci_high']:.2f}]",
+                    ]
+                    for s in match
+                ],
+            )
+        )
+    agree = [a for a in summary["agreement"] if a["label_column"] == primary]
+    if agree:
+        out.append(
+            Table(
+                f"{title}: agreement between conditions ({primary})",
+                ["method", "conditions", "n", "same label", "mean Jaccard of sets"],
+                [
+                    [
+                        a["method"],
+                        f"{a['condition_a']} ~ {a['condition_b']}",
+                        str(a["n"]),
+                        f"{a['same_label']}/{a['n']}",
+                        f"{a['mean_jaccard']:.2f}",
+                    ]
+                    for a in agree
+                ],
+            )
+        )
+    return out

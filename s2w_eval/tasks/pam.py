@@ -7,7 +7,6 @@ condition x metric (pam.csv); summary: metrics.pam.summarize (Table 3's shape, b
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +81,7 @@ class PamTask(Task):
     columns = PAM_COLUMNS
     finite_columns = ("distance",)
     unit = "pair"
+    console_columns = ("sample", "emotion", "condition", "metric", "distance")
 
     def __init__(
         self,
@@ -291,6 +291,11 @@ class PamTask(Task):
     def summarize(self, rows, ctx: Context) -> dict[str, Any]:
         return summarize(rows, reference=self.reference, seed=self.seed)
 
+    def validity(self, rows, ctx: Context) -> dict[str, Any] | None:
+        from .checks import run_validity
+
+        return run_validity(ctx, self.scored_conditions, self.reference)
+
     def document(self, rows, summary, ctx: Context) -> dict[str, Any]:
         return {
             "run": ctx.run.name,
@@ -301,76 +306,66 @@ class PamTask(Task):
             "summary": summary,
         }
 
-    def format_tables(self, rows, doc, fmt: str, title: str) -> str:
-        return format_tables(rows, doc["summary"], fmt=fmt, title=title)
+    def tables(self, rows, doc, title: str) -> list:
+        return pam_tables(rows, doc["summary"], title)
 
 
-def format_tables(
-    rows: Sequence[dict[str, Any]], summary: dict[str, Any], fmt: str = "github", title: str | None = None
-) -> str:
-    """The paper's Table 3 shape per metric: a row per sample, a column per condition, the lowest marked."""
-    from tabulate import tabulate
+def pam_tables(
+    rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], title: str | None = None
+) -> list:
+    """The paper's Table 3 shape per metric (a row per sample, a column per condition, the closest in bold),
+    its statistics per condition, and its paired comparisons."""
+    from ..report.tables import Table, fmt_ci, fmt_float
 
-    mark = {"latex": lambda s: f"\\textbf{{{s}}}", "github": lambda s: f"**{s}**"}.get(fmt, lambda s: f"{s}*")
-    if fmt == "csv":
-        from ..results import rows_to_csv
-
-        return rows_to_csv(rows, ["sample", "emotion", "condition", "metric", "distance"])
-    parts = []
+    out = []
     for metric, ms in summary.items():
         mrows = [r for r in rows if r["metric"] == metric]
         conds = list(ms["conditions"])
         samples = list(dict.fromkeys(r["sample"] for r in mrows))
         val = {(r["sample"], r["condition"]): float(r["distance"]) for r in mrows}
         emo = {r["sample"]: r["emotion"] for r in mrows}
-        body = []
-        for s in samples:
-            cells = []
-            for c in conds:
-                v = val.get((s, c))
-                if v is None:
-                    cells.append("")
-                else:
-                    txt = f"{v:.4f}"
-                    cells.append(
-                        mark(txt) if c in ms["best_per_sample"].get(s, []) and len(conds) > 1 else txt
-                    )
-            body.append([s, emo.get(s, "")] + cells)
-        head = f"{title + ': ' if title else ''}{metric} distance to {ms['reference']!r} (lower is closer)"
-        parts.append(head)
-        parts.append(
-            tabulate(body, headers=["sample", "emotion"] + conds, tablefmt=fmt, disable_numparse=True)
+        t3 = Table(
+            f"{title + ': ' if title else ''}{metric} distance to {ms['reference']!r} (lower is closer)",
+            ["sample", "emotion", *conds],
+            [],
         )
-        stat = [
-            [c, d["n"], _f(d["mean"]), _f(d["median"]), f"[{_f(d['ci95_low'])}, {_f(d['ci95_high'])}]"]
-            for c, d in ms["conditions"].items()
-        ]
-        parts.append(
-            tabulate(
-                stat,
-                headers=["condition", "n", "mean", "median", "bootstrap 95% CI of mean"],
-                tablefmt=fmt,
-                disable_numparse=True,
+        for i, s in enumerate(samples):
+            t3.rows.append(
+                [s, emo.get(s, ""), *(fmt_float(val.get((s, c)), 4) if (s, c) in val else "" for c in conds)]
             )
+            if len(conds) > 1:
+                t3.bold |= {(i, 2 + j) for j, c in enumerate(conds) if c in ms["best_per_sample"].get(s, [])}
+        stat = Table(
+            "",
+            ["condition", "n", "mean", "median", "bootstrap 95% CI of mean"],
+            [
+                [
+                    c,
+                    str(d["n"]),
+                    fmt_float(d["mean"]),
+                    fmt_float(d["median"]),
+                    fmt_ci(d["ci95_low"], d["ci95_high"]),
+                ]
+                for c, d in ms["conditions"].items()
+            ],
         )
+        out += [t3, stat]
         if ms["pairs"]:
-            pr = [
-                [f"{p['a']} vs {p['b']}", p["n"], p["a_wins"], p["b_wins"], p["ties"], _f(p["p_value"])]
-                for p in ms["pairs"]
-            ]
-            parts.append(
-                tabulate(
-                    pr,
-                    headers=["pair (a vs b)", "n", "a closer", "b closer", "ties", "Wilcoxon p"],
-                    tablefmt=fmt,
-                    disable_numparse=True,
+            out.append(
+                Table(
+                    "",
+                    ["pair (a vs b)", "n", "a closer", "b closer", "ties", "Wilcoxon p"],
+                    [
+                        [
+                            f"{p['a']} vs {p['b']}",
+                            str(p["n"]),
+                            str(p["a_wins"]),
+                            str(p["b_wins"]),
+                            str(p["ties"]),
+                            fmt_float(p["p_value"]),
+                        ]
+                        for p in ms["pairs"]
+                    ],
                 )
             )
-        parts.append("")
-    return "\n\n".join(parts)
-
-
-def _f(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{v:.4f}"
+    return out

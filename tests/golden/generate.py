@@ -9,7 +9,7 @@ say why in the commit. (The model for this is mir_eval's tests/generate_data.py.
 
 from __future__ import annotations
 
-import shutil
+import csv
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +19,26 @@ HERE = Path(__file__).resolve().parent
 PAM_ARGS = ["--metric", "cdpam,dpam,dpam-finetune,dpam-linear", "--dpam-loader", "paper2020"]
 CHORD_ARGS = ["--method", "nnls-hmm,chroma-hmm"]
 RUNS = ("cognimuse-3s", "cognimuse-10s")
+
+
+def normalise_file(value: str) -> str:
+    """A file column as condition/sample.ext, whatever machine path the writer recorded."""
+    return "/".join(Path(value).parts[-2:]) if value else value
+
+
+def write_normalised(src: Path, dst: Path) -> None:
+    with open(src, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    for r in rows:
+        for col in ("file", "ref_file"):
+            if r.get(col):
+                r[col] = normalise_file(r[col])
+    with open(dst, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def generate(samples: Path) -> None:
@@ -37,7 +57,7 @@ def generate(samples: Path) -> None:
                 if code != 0:
                     raise SystemExit(f"{args[0]} on {run} exited {code}")
                 (HERE / run).mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(out / run / name, HERE / run / name)
+                write_normalised(out / run / name, HERE / run / name)
 
 
 if __name__ == "__main__":
