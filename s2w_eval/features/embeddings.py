@@ -77,21 +77,21 @@ class CDPAMEmbedding(Embedding):
     name = "cdpam"
 
     def __init__(self, device: str = "cpu"):
-        from .cdpam import SAMPLE_RATE, CDPAMMetric
+        from .cdpam import SAMPLE_RATE, cdpam_model
 
-        self.metric = CDPAMMetric(device=device)
+        self.metric = cdpam_model(device)
         self.sample_rate = SAMPLE_RATE
         self.weights_sha256 = self.metric.weights_sha256
 
     def embed(self, x: np.ndarray) -> np.ndarray:
         import torch
 
-        from .cdpam import cdpam_input
+        from .cdpam import cdpam_input, encode
 
         x = _check_clip(x, 2**4 * 15, "the CDPAM embedding")
         with torch.inference_mode():
             t = torch.from_numpy(cdpam_input(x)).to(self.metric.device).view(1, 1, -1)
-            full, _acoustic, _content = self.metric.encoder(t)
+            full = encode(self.metric.encoder, t)  # the package encoder's time-averaged 1024 channels
         return full[0].float().cpu().numpy()
 
     def describe(self) -> dict[str, Any]:

@@ -150,9 +150,9 @@ def build_scorers(names: Sequence[str], embedding: str = "dpam", device: str = "
     out: list[Scorer] = []
     for n in names:
         if n == "cdpam":
-            from ..features.cdpam import CDPAMMetric
+            from ..features.cdpam import cdpam_model
 
-            out.append(PamScorer(CDPAMMetric(device=device)))
+            out.append(PamScorer(cdpam_model(device)))
         elif n == "dpam":
             from ..features.dpam import DPAMMetric
 
