@@ -9,7 +9,19 @@ stays fast:
 
 __version__ = "0.2.0"
 
-_API = ("score", "pam", "chords", "dist", "calibrate", "resolve_protocol", "Scores", "ResolvedProtocol", "TASKS")
+_API = (
+    "score",
+    "score_runs",
+    "pam",
+    "pam_folders",
+    "chords",
+    "dist",
+    "calibrate",
+    "resolve_protocol",
+    "Scores",
+    "ResolvedProtocol",
+    "TASKS",
+)
 __all__ = ["__version__", *_API]
 
 

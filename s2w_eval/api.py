@@ -287,6 +287,41 @@ def score(
         raise UsageError("give either a protocol or the long (10 s) protocol, not both")
     problems: list[Problem] = []
     runs = find_runs(list(paths), problems)
+    return score_runs(
+        runs,
+        task,
+        protocol,
+        long=long,
+        out=out,
+        cache_dir=cache_dir,
+        cache=cache,
+        progress=progress,
+        on_run=on_run,
+        problems=problems,
+        **overrides,
+    )
+
+
+def score_runs(
+    runs: Sequence[Run],
+    task: str,
+    protocol: str | Path | Protocol | None = None,
+    *,
+    long: bool = False,
+    out: str | Path = "reports",
+    cache_dir: str | Path | None = None,
+    cache: bool = True,
+    progress: bool | None = False,
+    on_run: Callable[[TaskResult, ResolvedProtocol], None] | None = None,
+    problems: Sequence[Problem] = (),
+    **overrides: Any,
+) -> Scores:
+    """`score` for runs already loaded (io.runs.load_run, or run_from_folders for plain folders)."""
+    if task not in TASKS:
+        raise UsageError(
+            f"unknown task {task!r}{did_you_mean(task, list(TASKS))}; choose from {', '.join(TASKS)}"
+        )
+    problems = list(problems)
     out = Path(out)
     for run in runs:
         check_out_dir(out / run.name, run)
@@ -333,6 +368,20 @@ def score(
         t.close()
     result.problems = _dedupe(problems)
     return result
+
+
+def pam_folders(
+    reference_dir: str | Path, estimate_dirs: Sequence[str | Path], protocol=None, **options: Any
+) -> Scores:
+    """PAM of plain folders matched by file name (no samples.csv): each estimate folder against the reference.
+
+    Results go to `out`/<reference>-vs-<estimates>/ as for a run."""
+    from .io.runs import run_from_folders
+
+    run = run_from_folders(reference_dir, list(estimate_dirs))
+    options.pop("reference", None)
+    ref_condition = next(iter(run.conditions))  # the reference folder is the run's first condition
+    return score_runs([run], "pam", protocol, reference=ref_condition, **options)
 
 
 def pam(paths, protocol=None, **options: Any) -> Scores:

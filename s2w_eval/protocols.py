@@ -301,6 +301,26 @@ def validate_protocol_file(path: str | Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- parsing
+ALIAS_REFUSED = "YAML aliases (*name) are not allowed in protocol files"
+
+
+def _loader():
+    """yaml.SafeLoader that refuses aliases: a few hundred bytes of nested aliases expand to gigabytes.
+
+    A protocol never needs them (write each value out), so refusing beats bounding the expansion.
+    """
+    import yaml
+
+    class NoAliasSafeLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"{ALIAS_REFUSED} (found *{event.anchor})", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return NoAliasSafeLoader
 
 
 def _line_map(text: str) -> dict[tuple, int]:
@@ -321,7 +341,7 @@ def _line_map(text: str) -> dict[tuple, int]:
                 walk(v, prefix + (i,))
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_loader())
     except yaml.YAMLError:
         return lines
     if root is not None:
@@ -365,7 +385,7 @@ def _parse(path: Path) -> tuple[Protocol | None, list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"unreadable protocol file ({exc})"]
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_loader())  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

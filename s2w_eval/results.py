@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .io.csvcells import FORMULA_PREFIXES, GUARD, csv_safe, csv_unguard  # noqa: F401 - re-exported
 from .io.files import atomic_write_bytes, atomic_write_text, sha256_file  # noqa: F401 - re-exported
 from .versions import package_versions
 
 #: the version of the layout of every result JSON s2w writes (recorded as `schema_version` in each)
 SCHEMA_VERSION = 1
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 # Every JSON document with a "provenance" key gets SCHEMA_VERSION as its first key when written (see
 # atomic_write_json); raise it when a key is renamed or removed or changes meaning.
@@ -119,16 +119,6 @@ def _finite(obj: Any) -> Any:
     except ImportError:  # pragma: no cover
         pass
     return obj
-
-
-def csv_safe(value: Any) -> Any:
-    """Neutralise a cell a spreadsheet would run as a formula (prefix with a quote).
-
-    A lone sign ("+", "-", as in the circle's labels) cannot form a formula and is left as it is.
-    """
-    if isinstance(value, str) and len(value) > 1 and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:

@@ -59,13 +59,14 @@ class TaskResult:
 def check_out_dir(out_dir: Path, run: Run) -> Path:
     """The output folder must not be the run or inside it, and must be creatable."""
     out = Path(out_dir).resolve()
-    root = run.root.resolve()
-    if out == root or root in out.parents:
-        raise UsageError(
-            f"the output folder {out_dir} is inside the run {run.root}: inputs are never written to",
-            out_dir,
-            "write the results elsewhere (the default is reports/)",
-        )
+    for src in run.inputs:
+        root = Path(src).resolve()
+        if out == root or root in out.parents:
+            raise UsageError(
+                f"the output folder {out_dir} is inside the input {src}: inputs are never written to",
+                out_dir,
+                "write the results elsewhere (the default is reports/)",
+            )
     return ensure_dir(out_dir)
 
 

@@ -82,6 +82,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     if payload.get("kind") not in KINDS:
         raise DataError(f"unknown model kind {payload.get('kind')!r}", path)
+    from s2w_eval.errors import UsageError
+
+    try:
+        Config.from_dict(payload.get("config") or {}).validate()
+    except (UsageError, TypeError) as exc:
+        text = exc.message if isinstance(exc, UsageError) else str(exc)
+        raise DataError(
+            f"the checkpoint's config is not one this s2w can rebuild: {text}",
+            path,
+            fix="retrain it with this s2w version, or use the s2w version named in its meta.provenance",
+        ) from None
     return payload
 
 

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "data": "s2w_models.cli_data:data",
     "train": "s2w_models.cli_train:train",
     "describe": "s2w_models.cli_train:describe",
+    "diagnose": "s2w_models.cli_diagnose:diagnose",
     "generate": "s2w_models.cli_generate:generate",
     "quickstart": "s2w_models.cli_quickstart:quickstart",
 }

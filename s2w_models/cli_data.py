@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from s2w_eval.clikit import report_problems
-from s2w_eval.errors import EXIT_DATA, EXIT_OK, UsageError
+from s2w_eval.errors import EXIT_DATA, EXIT_OK
 
 TABLE_FORMATS = ("github", "simple", "plain", "pipe", "latex", "latex_booktabs", "tsv", "rst", "grid")
 
@@ -83,8 +83,13 @@ def data() -> None:
 @click.option("--fps", type=int, default=10, show_default=True, help="frames per second kept")
 @click.option("--size", default="100", show_default=True, help="frame size N or HxW")
 @click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="start OUT over: its index is rewritten from this call alone (default: merge by movie)",
+)
 def prepare_cmd(
-    source, out, seconds, split, val_fraction, downmix, short_annotations, movies, fps, size, quiet
+    source, out, seconds, split, val_fraction, downmix, short_annotations, movies, fps, size, quiet, replace
 ):
     """Cut SOURCE's movies into splices (frames HSV 10 fps 100x100, 16 kHz audio, label) in the folder OUT.
 
@@ -106,6 +111,7 @@ def prepare_cmd(
         short_annotations=short_annotations,
         movies=movie_list,
         progress=not quiet,
+        replace=replace,
     )
     counts: dict[str, dict[str, int]] = {}
     for r in res.rows:
@@ -183,8 +189,6 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
     """Write synthetic emotional movies (video.mp4 + emotion/intended_1.dat + chords.lab) for `data prepare`."""
     from .data.synth import synthesize
 
-    if minutes <= 0 or movies < 1:
-        raise UsageError("--minutes must be > 0 and --movies >= 1")
     folders = synthesize(
         out,
         minutes,
@@ -196,6 +200,11 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
         log=lambda m: click.echo(m, err=True),
     )
     click.echo(f"wrote {len(folders)} movie(s) to {out}: {', '.join(f.name for f in folders)}")
+    from tabulate import tabulate
+
+    from .data.synth import scene_table
+
+    click.echo(tabulate(scene_table(out), headers="keys", tablefmt="github"))
     return EXIT_OK
 
 
@@ -211,11 +220,16 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
 )
 @click.option("--val-fraction", type=float, default=0.1, show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def import_npz_cmd(files, out, split, val_fraction, quiet):
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="start OUT over: its index is rewritten from this call alone (default: merge by movie)",
+)
+def import_npz_cmd(files, out, split, val_fraction, quiet, replace):
     """Import the authors' npz files (HSL_data, audio, emotion) into a dataset folder, streaming."""
     from .data.npz import import_npz
 
-    rows, problems = import_npz(files, out, split, val_fraction, progress=not quiet)
+    rows, problems = import_npz(files, out, split, val_fraction, progress=not quiet, replace=replace)
     click.echo(f"imported {len(rows)} clip(s) into {out}")
     return report_problems(problems) if problems else EXIT_OK
 

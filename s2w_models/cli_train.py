@@ -31,7 +31,14 @@ def _fmt_table(rows, headers, fmt):
     required=True,
     help="output folder; each stage writes <out>/<stage>/ (last.pt, best.pt, steps.csv, epochs.csv)",
 )
-@click.option("--preset", default="tiny", show_default=True, type=click.Choice(["tiny", "paper"]))
+@click.option(
+    "--preset",
+    default="paper",
+    show_default=True,
+    type=click.Choice(["paper", "small", "tiny"]),
+    help="paper: the published sizes and optimisers; small: learns chords on the synthetic set in minutes on "
+    "a CPU; tiny: seconds, for tests (cannot continue a chord)",
+)
 @click.option(
     "--set",
     "overrides",
@@ -179,7 +186,7 @@ def describe_rows(cfg, seconds: float | None = None):
 
 
 @click.command("describe")
-@click.option("--preset", default="paper", show_default=True, type=click.Choice(["tiny", "paper"]))
+@click.option("--preset", default="paper", show_default=True, type=click.Choice(["paper", "small", "tiny"]))
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE", help="override a setting")
 @click.option("--seconds", type=float, default=3.0, show_default=True, help="clip length for the shapes")
 @click.option("--format", "fmt", default="github", show_default=True, help="table format (tabulate)")

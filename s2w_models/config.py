@@ -21,6 +21,8 @@ DECODER_INPUTS = ("autoregressive", "shifted", "leaky_unshifted")
 OUTPUT_ACTIVATIONS = ("tanh", "relu", "none")
 ENCODER_MODES = ("eval", "train")
 STAGES = ("cnn", "encoder", "scene2wav")
+OPTIMIZERS = ("adam", "asgd", "sgd")
+SCHEDULERS = ("none", "plateau")
 
 
 @dataclass
@@ -81,6 +83,7 @@ class SampleRNNConfig:
     train_projection: bool = True  # authors: False (projection left at its random init, bug B4)
     freeze_encoder: bool = True  # authors: True; the paper claims end-to-end fine-tuning (D3)
     encoder_mode: str = "eval"  # "train" = authors' (BN batch stats + dropout while frozen)
+    standardize_v: bool = True  # v z-scored with the training embeddings' statistics; authors: False
 
 
 @dataclass
@@ -92,6 +95,14 @@ class StageConfig:
     patience: int = 10  # early stopping: validations without improvement (0 = never stop early)
     max_steps: int = 0  # optimizer steps (0 = no limit)
     crop_samples: int = 0  # train on the first N audio samples of each clip (0 = whole clip)
+    optimizer: str = "adam"  # adam | asgd (the paper's for the encoder) | sgd
+    # SGD momentum, or Adam's beta1 when > 0 (0 = Adam's default 0.9). The paper states 0.98 for the CNN (Adam)
+    # and the encoder (ASGD); the authors' code passes 0.98 but neither optimizer uses it, and ASGD has no
+    # momentum at all (recorded, unused)
+    momentum: float = 0.0
+    scheduler: str = "none"  # "plateau": ReduceLROnPlateau on the validation loss, once per epoch
+    plateau_factor: float = 0.8  # the paper's and the authors' factor
+    plateau_patience: int = 10  # torch's default, as the authors' (who stepped it on the last batch's loss)
 
 
 @dataclass
@@ -133,6 +144,7 @@ class Config:
         return Config.from_dict(self.to_dict())
 
     def validate(self) -> Config:
+        self._check_bounds()  # first: the checks below divide by some of these numbers
         _choice("encoder.cell", self.encoder.cell, CELLS)
         _choice("encoder.encoder_input", self.encoder.encoder_input, ENCODER_INPUTS)
         _choice("baseline.output_activation", self.baseline.output_activation, OUTPUT_ACTIVATIONS)
@@ -152,6 +164,9 @@ class Config:
                 fix=f"use a multiple of {top}",
             )
         for name in STAGES:
+            _choice(f"train.{name}.optimizer", getattr(self.train, name).optimizer, OPTIMIZERS)
+            _choice(f"train.{name}.scheduler", getattr(self.train, name).scheduler, SCHEDULERS)
+        for name in STAGES:
             crop = getattr(self.train, name).crop_samples
             if crop and crop % (top * self.baseline.step // _gcd(top, self.baseline.step)):
                 raise UsageError(
@@ -161,6 +176,22 @@ class Config:
             raise UsageError("samplernn.q_levels must be an even number >= 2")
         return self
 
+    def _check_bounds(self) -> None:
+        """Every number within a sane range (NaN refused): a typo is a usage error, not hours or gigabytes."""
+        for name, (lo, hi) in _BOUNDS.items():
+            section, _, key = name.rpartition(".")
+            obj: Any = self
+            for part in section.split("."):
+                obj = getattr(obj, part)
+            bounded(name, getattr(obj, key), lo, hi)
+        for name in STAGES:
+            for key, (lo, hi) in _STAGE_BOUNDS.items():
+                bounded(f"train.{name}.{key}", getattr(getattr(self.train, name), key), lo, hi)
+        if not self.samplernn.frame_sizes:
+            raise UsageError("samplernn.frame_sizes is empty", fix="e.g. samplernn.frame_sizes=16,4")
+        for f in self.samplernn.frame_sizes:
+            bounded("samplernn.frame_sizes", f, 1, 4096)
+
     @property
     def top_frame(self) -> int:
         """Samples per frame of the top tier = the lookback (prefix) of the SampleRNN."""
@@ -168,6 +199,54 @@ class Config:
         for f in self.samplernn.frame_sizes:
             n *= f
         return n
+
+
+# (lowest, highest) accepted value of each numeric setting; `validate()` checks them all.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "data.seconds": (0.1, 600),
+    "data.fps": (1, 120),
+    "data.frames_per_clip": (1, 72_000),
+    "data.sample_rate": (1_000, 192_000),
+    "data.audio_len": (1, 600 * 192_000),
+    "data.image_size": (8, 1024),
+    "cnn.in_channels": (1, 16),
+    "cnn.channels": (1, 4096),
+    "cnn.dropout": (0, 0.99),
+    "cnn.n_classes": (2, 1000),
+    "encoder.hidden": (1, 65_536),
+    "encoder.layers": (1, 64),
+    "baseline.step": (1, 65_536),
+    "samplernn.dim": (1, 65_536),
+    "samplernn.n_rnn": (1, 64),
+    "samplernn.q_levels": (2, 65_536),
+    "train.seed": (0, 2**63 - 1),
+    "train.seq_len": (1, 10_000_000),
+    "train.grad_clamp": (1e-12, 1e12),
+    "train.ckpt_every": (1, 10**12),
+    "train.max_val_clips": (0, 10**12),
+    "train.threads": (0, 4096),
+}
+_STAGE_BOUNDS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 10**9),
+    "batch_size": (1, 1_000_000),
+    "lr": (1e-12, 100),
+    "weight_decay": (0, 100),
+    "patience": (0, 10**9),
+    "max_steps": (0, 10**15),
+    "crop_samples": (0, 10**12),
+}
+
+
+def bounded(name: str, value: Any, lo: float, hi: float):
+    """`value` if it is a finite number in [lo, hi], else a UsageError naming the bounds (NaN and inf refused)."""
+    import math
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UsageError(f"{name}={value!r} is not a number", fix=f"give a number in [{lo:g}, {hi:g}]")
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise UsageError(f"{name}={value!r} is out of range", fix=f"give a number in [{lo:g}, {hi:g}]")
+    return value
 
 
 def _gcd(a: int, b: int) -> int:
@@ -183,7 +262,18 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise UsageError(f"{name}={value!r} is not one of {', '.join(allowed)}{did_you_mean(value, allowed)}")
 
 
-def _from_dict(cls, d: dict[str, Any]):
+def _from_dict(cls, d: dict[str, Any], where: str = ""):
+    """Rebuild a dataclass; a key it does not have is a UsageError (a silently dropped setting is a lie)."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(str(k) for k in d if k not in known)
+    if unknown:
+        from s2w_eval.clikit import did_you_mean
+
+        first = unknown[0]
+        raise UsageError(
+            f"unknown setting(s) {', '.join(where + k for k in unknown)}{did_you_mean(first, sorted(known))}; "
+            f"{where.rstrip('.') or 'top level'} has {', '.join(sorted(known))}"
+        )
     kwargs = {}
     for f in fields(cls):
         if f.name not in d:
@@ -191,7 +281,7 @@ def _from_dict(cls, d: dict[str, Any]):
         value = d[f.name]
         ftype = f.type if not isinstance(f.type, str) else _TYPES.get(f.type)
         if dataclasses.is_dataclass(ftype) and isinstance(value, dict):
-            value = _from_dict(ftype, value)
+            value = _from_dict(ftype, value, f"{where}{f.name}.")
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[f.name] = value
@@ -206,8 +296,14 @@ _TYPES = {
 
 # ---------------------------------------------------------------------------------------------- presets
 def paper() -> Config:
-    """The published sizes (spec sections 2-4): CNN 938 params, GRU encoder 2x128, SampleRNN 51.85 M params."""
-    return Config(preset="paper")
+    """The published sizes and optimisers (spec sections 2-4): CNN 938 params, GRU encoder 2x128, SampleRNN
+    51.85 M params. CNN: Adam lr 1e-3, momentum 0.98 (as Adam's beta1), wd 1e-4, plateau x0.8; encoder: ASGD
+    lr 1e-3, wd 1e-5, plateau x0.8 (the stated momentum 0.98 has no place in ASGD); SampleRNN: Adam 1e-3."""
+    cfg = Config(preset="paper")
+    t = cfg.train
+    t.cnn.momentum, t.cnn.scheduler = 0.98, "plateau"
+    t.encoder.optimizer, t.encoder.momentum, t.encoder.scheduler = "asgd", 0.98, "plateau"
+    return cfg
 
 
 def tiny() -> Config:
@@ -228,7 +324,30 @@ def tiny() -> Config:
     )
 
 
-PRESETS = {"paper": paper, "tiny": tiny}
+def small() -> Config:
+    """Learns chords on the synthetic set within minutes on 2 CPU cores (docs/models.md, protocols/synthetic-small).
+
+    The sample-level MLP reads 16 codes (frame sizes [16, 4] as the paper): with tiny's [4, 4] it sees 4
+    samples, too few to continue a chord (3 partial-rich tones need an autoregression of order >= 6), and the
+    measured result is noise. dim 64, one GRU layer, Q 64, TBPTT 1024, encoder GRU 1 x 32.
+    """
+    return Config(
+        preset="small",
+        encoder=EncoderConfig(hidden=32, layers=1),
+        baseline=BaselineConfig(step=8),
+        samplernn=SampleRNNConfig(frame_sizes=(16, 4), dim=64, n_rnn=1, q_levels=64),
+        train=TrainConfig(
+            seq_len=1024,
+            ckpt_every=50,
+            threads=1,
+            cnn=StageConfig(epochs=12, batch_size=4, lr=1e-2, weight_decay=1e-4, patience=4),
+            encoder=StageConfig(epochs=6, batch_size=4, lr=3e-3, patience=3, crop_samples=2048),
+            scene2wav=StageConfig(epochs=8, batch_size=4, lr=3e-3, patience=3, crop_samples=8192),
+        ),
+    )
+
+
+PRESETS = {"paper": paper, "tiny": tiny, "small": small}
 
 
 def preset(name: str) -> Config:

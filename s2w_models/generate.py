@@ -32,6 +32,7 @@ import torch
 
 from s2w_eval import __version__
 from s2w_eval.errors import DataError, Problem, UsageError
+from s2w_eval.io.device import resolve_device  # noqa: F401 (also this module's API)
 from s2w_eval.results import atomic_write_bytes, atomic_write_csv, atomic_write_json, provenance, sha256_file
 
 from .sampler import FoldedSampleRNN, FoldedTier, cpu_threads, sample, small_work_threads
@@ -303,18 +304,6 @@ def load_models(
                 fix=f"add --checkpoint PATH/TO/{m}.pt",
             )
     return [specs[m] for m in wanted]
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise UsageError(f"unknown device {device!r}", fix="use cpu, cuda, cuda:N or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device!r} asked for but no CUDA GPU is available", fix="use --device cpu")
-    return dev
 
 
 def _hsv_to_rgb_uint8(frames: np.ndarray) -> np.ndarray:

@@ -67,14 +67,35 @@ def _record(data: bytes) -> bytes:
     )
 
 
-class ScalarWriter:
-    """Append scalars to a new events file in `folder` (one file per writer, as TensorBoard expects)."""
+SUFFIX = ".s2w"  # the events files this module writes (others in the folder are never touched)
 
-    def __init__(self, folder: str | Path):
+
+class ScalarWriter:
+    """Append scalars to an events file in `folder`.
+
+    `resume_step=None` starts the log over (earlier s2w events files in `folder` are removed, as a fresh
+    run's steps.csv is). `resume_step=S` continues a run resumed from its step-S checkpoint: every point
+    after step S (written after that checkpoint by the run that was killed) is dropped from the existing
+    files, and the writer appends to the newest one, so the log holds each point once, exactly as an
+    uninterrupted run's.
+    """
+
+    def __init__(self, folder: str | Path, resume_step: int | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        existing = sorted(self.folder.glob(f"events.out.tfevents.*{SUFFIX}"))
+        if resume_step is not None and existing:
+            for path in existing:
+                truncate_events(path, resume_step)
+            self.path = existing[-1]
+            self._fh = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+            return
+        for path in existing:
+            path.unlink(missing_ok=True)
         now = time.time()
-        self.path = self.folder / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.s2w"
+        self.path = (
+            self.folder / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}{SUFFIX}"
+        )
         self._fh = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         header = _key(1, 1) + struct.pack("<d", now) + _len_delimited(3, b"brain.Event:2")
         self._fh.write(_record(header))
@@ -157,3 +178,34 @@ def read_scalars(path: str | Path) -> list[tuple[str, int, float]]:
             if scalar is not None:
                 out.append((tag, step, scalar))
     return out
+
+
+def _raw_records(data: bytes) -> list[tuple[bytes, int | None]]:
+    """(whole record bytes, step or None for a record without a summary); a torn or corrupt tail ends it."""
+    pos, out = 0, []
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from("<Q", data, pos)
+        if mask_crc(crc32c(data[pos : pos + 8])) != struct.unpack_from("<I", data, pos + 8)[0]:
+            break
+        start, end = pos + 12, pos + 12 + length
+        if end + 4 > len(data) or mask_crc(crc32c(data[start:end])) != struct.unpack_from("<I", data, end)[0]:
+            break  # a kill mid-write leaves a torn last record
+        step, has_summary = 0, False
+        for field, value in _fields(data[start:end]):
+            if field == 2:
+                step = value
+            elif field == 5:
+                has_summary = True
+        out.append((data[pos : end + 4], step if has_summary else None))
+        pos = end + 4
+    return out
+
+
+def truncate_events(path: str | Path, max_step: int) -> None:
+    """Rewrite an events file without the scalars after `max_step` (and without a torn tail), atomically."""
+    from s2w_eval.results import atomic_write_bytes
+
+    data = Path(path).read_bytes()
+    kept = b"".join(rec for rec, step in _raw_records(data) if step is None or step <= max_step)
+    if kept != data:
+        atomic_write_bytes(path, kept)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from s2w_eval.errors import DataError, UsageError
+from s2w_eval.io.device import resolve_device
 from s2w_eval.results import atomic_write_json, provenance, rows_to_csv
 
 from .checkpoint import load_model, read_checkpoint, save_checkpoint
@@ -152,14 +153,16 @@ class Logger:
             else:  # drop rows written after the checkpoint we resume from
                 import csv
 
-                with open(path, encoding="utf-8") as fh:
-                    rows = [r for r in csv.DictReader(fh) if int(float(r[key])) <= resume_step]
+                text = path.read_text(encoding="utf-8")
+                if not text.endswith("\n"):  # a kill mid-append leaves a torn last line
+                    text = text[: text.rfind("\n") + 1]
+                rows = [r for r in csv.DictReader(text.splitlines()) if int(float(r[key])) <= resume_step]
                 from s2w_eval.results import atomic_write_text
 
                 atomic_write_text(path, rows_to_csv(rows) if rows else "")
         from .tbevents import ScalarWriter
 
-        self.tb = ScalarWriter(folder / "tb")
+        self.tb = ScalarWriter(folder / "tb", resume_step)
         self.tb_note = f"TensorBoard scalars in {folder / 'tb'} (tensorboard --logdir {folder / 'tb'})"
 
     def _append(self, path: Path, row: dict[str, Any]) -> None:
@@ -226,6 +229,8 @@ class LoopState:
     bad_epochs: int = 0
     done: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    # the epoch's training losses so far: checkpointed, so a resumed epoch's mean covers the whole epoch
+    epoch_losses: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -281,6 +286,25 @@ class Stage:
         self.scfg = getattr(cfg.train, self.name)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
+    def make_optimizer(self, params) -> torch.optim.Optimizer:
+        """The stage's optimizer (`train.<stage>.optimizer`, lr, weight_decay, momentum) over `params`."""
+        c = self.scfg
+        if c.optimizer == "asgd":  # the paper's for the encoder; ASGD has no momentum
+            return torch.optim.ASGD(params, lr=c.lr, weight_decay=c.weight_decay)
+        if c.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        betas = (c.momentum, 0.999) if c.momentum > 0 else (0.9, 0.999)
+        return torch.optim.Adam(params, lr=c.lr, betas=betas, weight_decay=c.weight_decay)
+
+    def make_schedulers(self) -> None:
+        """`train.<stage>.scheduler = plateau`: ReduceLROnPlateau per optimizer, stepped on the validation loss."""
+        self.schedulers: dict[str, Any] = {}
+        if self.scfg.scheduler == "plateau":
+            for k, opt in self.optimizers.items():
+                self.schedulers[k] = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                    opt, mode="min", factor=self.scfg.plateau_factor, patience=self.scfg.plateau_patience
+                )
+
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
@@ -307,9 +331,8 @@ class CNNStage(Stage):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizers["main"] = torch.optim.Adam(
-            self.params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-        )
+        self.optimizers["main"] = self.make_optimizer(self.params)
+        self.make_schedulers()
 
     def _flat(self, b):
         fr = b["frames"]
@@ -352,9 +375,8 @@ class EncoderStage(Stage):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizers["main"] = torch.optim.Adam(
-            self.params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-        )
+        self.optimizers["main"] = self.make_optimizer(self.params)
+        self.make_schedulers()
 
     def _audio(self, b):
         return _crop(b["audio"], self.scfg.crop_samples, self.cfg.baseline.step)
@@ -401,13 +423,10 @@ class Scene2WavStage(Stage):
         m: Scene2Wav = self.model
         self.dec_params = m.decoder_parameters()
         self.enc_params = m.encoder_parameters()
-        self.optimizers["main"] = torch.optim.Adam(
-            self.dec_params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-        )
+        self.optimizers["main"] = self.make_optimizer(self.dec_params)
         if self.enc_params:
-            self.optimizers["encoder"] = torch.optim.Adam(
-                self.enc_params, lr=self.scfg.lr, weight_decay=self.scfg.weight_decay
-            )
+            self.optimizers["encoder"] = self.make_optimizer(self.enc_params)
+        self.make_schedulers()
         self.srnn: ConditionalSampleRNN = m.samplernn
 
     def codes(self, audio: torch.Tensor) -> torch.Tensor:
@@ -492,7 +511,22 @@ def _upstream(out_dir: Path, stage: str) -> Path | None:
 def build_stage_model(stage: str, cfg: Config, out_dir: Path, init: str | Path | None = None):
     """The stage's network, initialised from the previous stage's best checkpoint (or `init`)."""
     if stage == "cnn":
-        return VisualCNN(cfg.cnn, image_size=cfg.data.image_size), cfg
+        model = VisualCNN(cfg.cnn, image_size=cfg.data.image_size)
+        if init is not None and str(init) != "random":  # fine-tune a CNN checkpoint
+            cnn, ccfg, _ = load_model(init, eval_mode=False)
+            if not isinstance(cnn, VisualCNN):
+                raise DataError("expected a CNN checkpoint (from the cnn stage)", init)
+            if ccfg.data.image_size != cfg.data.image_size:
+                raise DataError(
+                    f"the CNN was trained on {ccfg.data.image_size}px frames, this dataset has "
+                    f"{cfg.data.image_size}px",
+                    init,
+                    fix="prepare the data at the CNN's frame size, or start from random",
+                )
+            cfg.cnn = ccfg.cnn
+            model = VisualCNN(cfg.cnn, image_size=cfg.data.image_size)
+            model.load_state_dict(cnn.state_dict())
+        return model, cfg
     src = Path(init) if init else _upstream(out_dir, stage)
     if src is None or not src.exists():
         if init == "random" or str(init) == "random":
@@ -524,6 +558,26 @@ def build_stage_model(stage: str, cfg: Config, out_dir: Path, init: str | Path |
     else:
         model = Scene2Wav(cfg)
     return model, cfg
+
+
+V_STATS_CLIPS = 512  # training clips whose embeddings give the condition's mean and std
+
+
+@torch.no_grad()
+def _measure_v_stats(model: Scene2Wav, train_ds, dev: torch.device) -> None:
+    """Mean and std of the (frozen or initial) encoder's embeddings of the first training clips, in eval mode
+    (deterministic, the same on every process); stored in the model (`Scene2Wav.set_v_stats`)."""
+    n = min(len(train_ds), V_STATS_CLIPS)
+    if n < 2:
+        return
+    was = model.encoder.training
+    model.encoder.eval()
+    vs = [
+        model.encoder.embed(_batch(train_ds, list(range(i, min(i + 16, n))), dev)["frames"])
+        for i in range(0, n, 16)
+    ]
+    model.encoder.train(was)
+    model.set_v_stats(torch.cat(vs).float())
 
 
 # ---------------------------------------------------------------------------------------------- the loop
@@ -563,10 +617,8 @@ def run_stage(
         raise UsageError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}, all")
     out_dir = Path(out_dir)
     folder = out_dir / stage
-    dist = init_distributed(device)
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda but no GPU is visible", fix="use --device cpu")
+    dev = resolve_device(device)  # before anything else: a bad name is a usage error, not a traceback
+    dist = init_distributed(str(dev))
     if dev.type == "cuda" and dist.world > 1:
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", dist.rank)))
         torch.cuda.set_device(dev)
@@ -595,6 +647,8 @@ def run_stage(
     else:
         model, cfg = build_stage_model(stage, cfg, out_dir, init)
     model.to(dev)
+    if payload is None and stage == "scene2wav" and cfg.samplernn.standardize_v:
+        _measure_v_stats(model, train_ds, dev)
     runner = STAGE_CLASSES[stage](cfg, model, dev, dist, amp)
     st = LoopState()
     if payload is not None:
@@ -607,6 +661,9 @@ def run_stage(
         st.done = bool(early)
         for k, opt in runner.optimizers.items():
             opt.load_state_dict(ts["optimizers"][k])
+        for k, sch in runner.schedulers.items():
+            if k in ts.get("schedulers", {}):
+                sch.load_state_dict(ts["schedulers"][k])
         _set_rng_state(ts["rng"][dist.rank] if isinstance(ts["rng"], list) else ts["rng"])
     logger = Logger(folder, dist.main, st.step if payload is not None else None)
 
@@ -656,6 +713,7 @@ def run_stage(
             ts = {
                 "loop": st.to_dict(),
                 "optimizers": {k: o.state_dict() for k, o in runner.optimizers.items()},
+                "schedulers": {k: o.state_dict() for k, o in runner.schedulers.items()},
                 "rng": rng,
             }
         save_checkpoint(path, model, cfg, meta, ts, kind=STAGE_MODEL[stage])
@@ -690,7 +748,7 @@ def run_stage(
                     disable=not (progress and dist.main),
                     leave=False,
                 )
-                losses: list[float] = []
+                losses = st.epoch_losses  # appended in place, so it is saved in every checkpoint
                 while st.batch < len(batches):
                     idx = batches[st.batch][dist.rank :: world]
                     b = _batch(train_ds, idx, dev)
@@ -735,6 +793,10 @@ def run_stage(
                 else:
                     vals = {"val_loss": row["train_loss"]}
                 row.update(vals)
+                if not partial:
+                    for sch in runner.schedulers.values():
+                        sch.step(vals["val_loss"])
+                row["lr"] = runner.optimizers["main"].param_groups[0]["lr"]
                 improved = vals["val_loss"] < st.best_val
                 if improved:
                     st.best_val, st.best_epoch, st.bad_epochs = vals["val_loss"], st.epoch, 0
@@ -747,6 +809,7 @@ def run_stage(
                 if not partial:
                     st.epoch += 1
                     st.batch = 0
+                    st.epoch_losses = []
                 if scfg.patience and st.bad_epochs >= scfg.patience:
                     st.done = True
                     stopped = "early_stopped"
@@ -831,6 +894,12 @@ def train_stage(
     Returns {stage: summary} for the stages run.
     """
     stages = list(STAGES) if stage == "all" else [stage]
+    resolve_device(device)  # a wrong device is a usage error before any data is read
+    if init is not None and stage == "all":
+        raise UsageError(
+            "a starting checkpoint applies to one stage; `all` chains the stages itself",
+            fix="train the stage alone (e.g. stage encoder) with the checkpoint, then the next",
+        )
     if stage != "all" and stage not in STAGES:
         from s2w_eval.clikit import did_you_mean
 

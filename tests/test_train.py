@@ -206,3 +206,31 @@ def test_max_steps_then_resume_with_raised_limit(tmp_path):
         "scene2wav", None, tmp_path, overrides=["train.scene2wav.max_steps=0"], resume=True, **kw
     )
     assert more["scene2wav"]["status"] == "completed" and more["scene2wav"]["steps"] == 8  # 2 epochs x 2 x 2
+
+
+def test_paper_optimisers_and_plateau_resume(tmp_path):
+    """The paper preset's optimisers; ASGD + the plateau scheduler train, log lr, and resume from a checkpoint."""
+    from s2w_models.config import paper
+
+    p = paper().train
+    assert (p.encoder.optimizer, p.encoder.scheduler, p.encoder.plateau_factor) == ("asgd", "plateau", 0.8)
+    assert (p.cnn.optimizer, p.cnn.momentum, p.cnn.scheduler) == ("adam", 0.98, "plateau")
+    assert p.scene2wav.optimizer == "adam" and p.scene2wav.scheduler == "none"
+    tr, va = MemSplices(4, seed=0), MemSplices(2, seed=1)
+    over = [
+        "train.cnn.optimizer=asgd",
+        "train.cnn.scheduler=plateau",
+        "train.cnn.plateau_patience=0",
+        "train.cnn.plateau_factor=0.5",
+        "train.cnn.patience=0",
+        "train.cnn.epochs=2",
+    ]
+    kw = dict(preset="tiny", datasets=(tr, va), progress=False)
+    first = train_stage("cnn", None, tmp_path, overrides=over, **kw)["cnn"]
+    assert [r["lr"] <= 1e-2 for r in first["history"]] == [True, True]
+    ck = read_checkpoint(tmp_path / "cnn" / "last.pt")
+    assert "main" in ck["train_state"]["schedulers"]
+    more = train_stage("cnn", None, tmp_path, overrides=["train.cnn.epochs=3"], resume=True, **kw)["cnn"]
+    assert more["epochs"] == 3 and len(more["history"]) == 3
+    with pytest.raises(Exception, match="optimizer"):
+        train_stage("cnn", None, tmp_path / "x", overrides=["train.cnn.optimizer=adamw"], **kw)

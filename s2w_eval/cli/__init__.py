@@ -18,6 +18,7 @@ COMMANDS = {
     "survey": "s2w_eval.cli.survey:survey",
     "protocol": "s2w_eval.cli.protocol:protocol",
     "report": "s2w_eval.cli.report:report",
+    "run": "s2w_eval.cli.run:run",
 }
 
 

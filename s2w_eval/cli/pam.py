@@ -11,9 +11,19 @@ from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
-    "--reference", default=None, help="Reference condition folder (default: the protocol's, else 'target')."
+    "--reference",
+    default=None,
+    help="Reference condition folder (default: the protocol's, else 'target'); with --estimate, a plain folder.",
+)
+@click.option(
+    "--estimate",
+    "estimates",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A plain folder of clips to compare with the --reference folder, matched by file name "
+    "(repeatable; no samples.csv needed).",
 )
 @click.option(
     "--conditions", default=None, help="Comma-separated conditions to score (default: all but the reference)."
@@ -57,6 +67,7 @@ from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES
 def pam(
     paths,
     reference,
+    estimates,
     conditions,
     metric_names,
     dpam_loader,
@@ -74,12 +85,28 @@ def pam(
 ):
     """Score every run found under each PATH: the perceptual distance (CDPAM, DPAM) from each condition's clip
     to the reference clip of the same sample. Writes OUT/<run>/pam.csv and pam.json and prints the paper's
-    Table 3 shape per metric. Rerunning resumes: finished items are not recomputed."""
+    Table 3 shape per metric. Rerunning resumes: finished items are not recomputed.
+
+    Plain folders instead of a run: `s2w-eval pam --reference REF_DIR --estimate A_DIR --estimate B_DIR`
+    (clips matched by file name; results in OUT/<REF>-vs-<A>-<B>/)."""
     from .. import api
 
     check_protocol_options(protocol, long)
-    scores = api.pam(
-        list(paths),
+    if estimates:
+        if paths or not reference:
+            raise click.UsageError(
+                "--estimate compares plain folders with --reference DIR; give no RUN paths"
+            )
+        run_or_folders = {"reference": reference, "estimates": list(estimates)}
+        reference = None
+    elif not paths:
+        raise click.UsageError("give RUN paths, or --reference DIR with --estimate DIR...")
+    else:
+        run_or_folders = None
+    score = api.pam_folders if run_or_folders else api.pam
+    first = (run_or_folders["reference"], run_or_folders["estimates"]) if run_or_folders else (list(paths),)
+    scores = score(
+        *first,
         protocol,
         long=long,
         out=out_root,

@@ -207,7 +207,14 @@ def preview(directory, row, port) -> int:
 @click.option(
     "--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True
 )
-@click.option("--format", "fmt", default="github", show_default=True, help="Table format (tabulate).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
+    default="github",
+    show_default=True,
+    help="Console table format.",
+)
 def simulate(directory, prefer, raters, careless, none_share, seed, out, power_runs, alpha, fmt) -> int:
     """Simulate a crowd answering the survey built in DIRECTORY (marketplace results format)."""
     from tabulate import tabulate
@@ -327,7 +334,14 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     help="Prolific's participant export; RESULTS is then the responses your study endpoint collected.",
 )
 @click.option("--no-plots", is_flag=True, help="Skip the PNG/SVG charts.")
-@click.option("--format", "fmt", default="github", show_default=True, help="Table format (tabulate).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
+    default="github",
+    show_default=True,
+    help="Console table format.",
+)
 def aggregate(
     results,
     key,

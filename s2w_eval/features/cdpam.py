@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import DataError, UsageError
 from ..io.audio import load_audio, resample
+from ..io.device import resolve_device
 from ..io.files import sha256_file
 from ..versions import package_versions
 from .base import PerceptualMetric
@@ -156,11 +157,7 @@ class CDPAMMetric(PerceptualMetric):
         allow_emulated_bf16 (for checking its numbers on such a machine)."""
         import torch
 
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise DataError(
-                "--device cuda asked for, but no CUDA device is available", fix="use --device cpu"
-            )
+        self.device = resolve_device(device)
         if precision not in PRECISIONS:
             raise UsageError(f"unknown CDPAM precision {precision!r}; choose from {', '.join(PRECISIONS)}")
         if precision == "bf16" and not allow_emulated_bf16 and not bf16_supported(self.device):

@@ -253,7 +253,9 @@ class DPAMMetric(PerceptualMetric):
         self.loader = loader
         self.sample_rate = MODERN_SR if loader == "modern" else None
         self.name = f"dpam-{checkpoint}/{loader}"
-        self.device = str(device)
+        from ..io.device import resolve_device
+
+        self.device = str(resolve_device(device))
         self.prefix = checkpoint_prefix(checkpoint)
         self.data_path = Path(f"{self.prefix}.data-00000-of-00001")
         self.net = DPAMNet(read_weights(self.prefix), device=self.device)
@@ -347,7 +349,7 @@ def load_paper2020(path: str | Path) -> np.ndarray:
 
     from scipy.io import wavfile
 
-    from ..io.audio import validate_samples
+    from ..io.audio import MAX_ABS_SAMPLE, check_rate, validate_samples
 
     path = Path(path)
     if not path.is_file():
@@ -360,11 +362,13 @@ def load_paper2020(path: str | Path) -> np.ndarray:
         raise DataError(
             f"the paper2020 loader (scipy.io.wavfile.read) cannot read this file ({exc})",
             path,
-            "give a WAV file, or use the modern loader (--dpam-loader modern)",
+            "give a WAV file, or use the modern DPAM loader",
         ) from exc
     data = np.asarray(data)
     if data.dtype.kind not in "iuf":
         raise DataError(f"unsupported WAV sample type {data.dtype}", path, "use the modern loader")
+    check_rate(_sr, path)  # the rate is not used, but a 1 Hz header is a broken file for every loader
     x = data.reshape(-1).astype(np.float32)
-    validate_samples(x, path)
+    # integer samples are used unscaled (bounded by their type); float ones must be audio-sized
+    validate_samples(x, path, max_abs=None if data.dtype.kind in "iu" else MAX_ABS_SAMPLE)
     return x

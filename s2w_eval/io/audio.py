@@ -4,6 +4,11 @@
 decodes (mp3, m4a, the audio track of an mp4). Multi-channel audio is down-mixed to mono by averaging the
 channels; resampling uses soxr (a real band-limited resampler, the one librosa.load uses). A file that is
 empty, unreadable, truncated, all zeros or holds NaN/inf raises a `DataError` naming the file and the fault.
+
+Hostile headers are refused before anything is decoded or resampled, so one bad clip never costs a run: a
+sample rate outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] (a 1 Hz header makes soxr crash the process; a few Hz
+make the resampled clip need gigabytes), a clip longer than MAX_SECONDS, and float samples beyond
++-MAX_ABS_SAMPLE (finite, but no audio: +-3e38 overflows every later computation).
 """
 
 from __future__ import annotations
@@ -17,6 +22,14 @@ import numpy as np
 from ..errors import DataError, SilentAudioError
 from ..vocab import AUDIO_EXTENSIONS  # noqa: F401 - re-exported
 from ..vocab import SOUNDFILE_EXTENSIONS as _SOUNDFILE_EXTENSIONS
+
+# Bounds on what a header may claim (checked before decoding or resampling).
+MIN_SAMPLE_RATE = 1_000  # below any real audio format (telephone audio is 8 kHz)
+MAX_SAMPLE_RATE = 768_000  # the highest rate audio hardware offers
+MAX_SECONDS = 4 * 3600.0  # a feature film's soundtrack; longer is a broken header, not a clip
+# Float audio is [-1, 1]; slightly over full scale happens, 60 dB over it is not audio (int samples
+# stored as float, or garbage). Chosen far below where float32 arithmetic overflows.
+MAX_ABS_SAMPLE = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, AudioInfo]:
         raise DataError(
             f"unreadable audio ({exc})", path, "check that the file is a valid audio file"
         ) from exc
+    check_header(path, int(info.samplerate), int(info.frames))
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -101,8 +115,18 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, AudioInfo]:
         stream = streams[0]
         chunks: list[np.ndarray] = []
         sr = stream.codec_context.sample_rate or stream.rate
+        check_rate(sr, path)
+        max_frames = int(MAX_SECONDS * sr)
+        decoded = 0
         try:
             for frame in container.decode(stream):
+                decoded += frame.samples
+                if decoded > max_frames:
+                    raise DataError(
+                        f"audio longer than {MAX_SECONDS / 3600:g} h",
+                        path,
+                        "cut the clip; s2w scores clips, not whole recordings",
+                    )
                 arr = frame.to_ndarray()
                 if arr.dtype.kind in "iu":
                     scale = float(np.iinfo(arr.dtype).max) + 1.0
@@ -114,6 +138,8 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, AudioInfo]:
                 else:
                     arr = arr.reshape(-1, len(frame.layout.channels))
                 chunks.append(arr)
+        except DataError:
+            raise
         except Exception as exc:
             raise DataError(f"truncated or corrupt audio stream ({exc})", path, "re-export the file") from exc
     if not chunks:
@@ -158,19 +184,50 @@ def probe_audio(path: str | Path) -> AudioInfo:
 
         try:
             i = sf.info(str(path))
-            return AudioInfo(str(path), int(i.samplerate), int(i.channels), int(i.frames), str(i.subtype))
         except Exception:
-            pass
+            i = None
+        if i is not None:
+            check_header(path, int(i.samplerate), int(i.frames))
+            return AudioInfo(str(path), int(i.samplerate), int(i.channels), int(i.frames), str(i.subtype))
     _, info = read_audio(path)
     return info
 
 
-def validate_samples(data: np.ndarray, path: str | Path) -> None:
+def check_rate(sr: float, path: str | Path | None = None) -> None:
+    """A sample rate s2w can decode and resample; anything else is a broken or hostile header."""
+    if not (MIN_SAMPLE_RATE <= (sr or 0) <= MAX_SAMPLE_RATE):
+        raise DataError(
+            f"implausible sample rate {sr} Hz in the header (s2w reads {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)",
+            path,
+            "re-export the file at its real sample rate",
+        )
+
+
+def check_header(path: str | Path, sr: int, frames: int) -> None:
+    """Rate and length from a header, checked before a sample is decoded."""
+    check_rate(sr, path)
+    if frames > MAX_SECONDS * sr:
+        raise DataError(
+            f"header claims {frames / sr / 3600:.1f} h of audio (s2w reads at most {MAX_SECONDS / 3600:g} h)",
+            path,
+            "cut the clip, or re-export the file if the header is wrong",
+        )
+
+
+def validate_samples(data: np.ndarray, path: str | Path, max_abs: float | None = MAX_ABS_SAMPLE) -> None:
+    """Refuse empty, NaN/inf, absurdly large (beyond `max_abs`; None: no bound) and all-zero audio."""
     if data.size == 0:
         raise DataError("empty audio: 0 samples", path, "re-export the file")
     if not np.all(np.isfinite(data)):
         bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
         raise DataError(f"audio holds {bad} NaN/inf samples", path, "re-export the file")
+    peak = float(np.max(np.abs(data)))
+    if max_abs is not None and peak > max_abs:
+        raise DataError(
+            f"samples reach {peak:.3g}; float audio lies in [-1, 1] (s2w accepts up to +-{max_abs:g})",
+            path,
+            "write float samples in [-1, 1] (integer-scaled floats: divide by 32768)",
+        )
     if not np.any(data):
         raise SilentAudioError("audio is all zeros (silent)", path, "check the generator wrote real samples")
 
@@ -186,6 +243,8 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """Band-limited resampling (soxr, high quality: the same as librosa.load's default)."""
     if sr_in == sr_out:
         return x
+    check_rate(sr_in)
+    check_rate(sr_out)
     import soxr
 
     return soxr.resample(x, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)

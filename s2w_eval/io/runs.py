@@ -15,13 +15,16 @@ rest of the run is still scored; the CLI exits 1 at the end when there were any.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, Problem, UsageError
 from ..vocab import AUDIO_EXTENSIONS, EMOTIONS, VIDEO_EXTENSIONS, normalise_emotion  # noqa: F401 - re-exported
+from .csvcells import csv_unguard
 
 RESERVED_DIRS = ("scenes",)
 
@@ -43,6 +46,16 @@ class Run:
     scenes: dict[str, Path]
     condition_scenes: dict[tuple[str, str], Path]
     problems: list[Problem]
+    #: folders that are inputs (never written to); empty: the run's root
+    input_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Path]:
+        return self.input_dirs or [self.root]
+
+    def missing_emotions(self) -> list[str]:
+        """Ids of the samples without an intended emotion (samples.csv without an emotion column)."""
+        return [s.id for s in self.samples if not s.emotion]
 
     @property
     def sample_ids(self) -> list[str]:
@@ -68,19 +81,33 @@ def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:
         raise DataError(f"unreadable samples.csv ({exc})", path) from exc
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("sample", "emotion") if c not in header]
-    if missing:
+    if "sample" not in header:
         raise DataError(
-            f"malformed samples.csv: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'nothing'})",
+            f"malformed samples.csv: missing column sample (found: {', '.join(header) or 'nothing'})",
             path,
-            "the first line must be a header with at least 'sample,emotion'",
+            "the first line must be a header with at least 'sample' (and 'emotion' for chords and surveys)",
         )
+    has_emotion = "emotion" in header
     seen: set[str] = set()
-    for lineno, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        if None in row.values() or len(row) < len(header):
-            problems.append(Problem(str(path), f"line {lineno}: wrong number of fields"))
+    for row in reader:
+        lineno = reader.line_num  # the row's last physical line (a quoted field may span lines)
+        # DictReader files surplus fields under the key None and fills missing ones with None
+        n_fields = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
+        if n_fields != len(header):
+            problems.append(
+                Problem(
+                    str(path),
+                    f"line {lineno}: {n_fields} field(s), the header has {len(header)}",
+                    "give every row one value per header column (quote values holding commas)",
+                )
+            )
             continue
+        # csv_unguard: a run written by s2w has its formula-looking cells quoted; read the ids back exactly
+        row = {
+            csv_unguard((k or "").strip()): csv_unguard((v or "").strip())
+            for k, v in row.items()
+            if k is not None
+        }
         sid = row.get("sample", "")
         if not sid:
             problems.append(Problem(str(path), f"line {lineno}: empty sample id"))
@@ -88,7 +115,8 @@ def read_samples_csv(path: Path) -> tuple[list[Sample], list[Problem]]:
         if "/" in sid or "\\" in sid or sid in (".", ".."):
             problems.append(Problem(str(path), f"line {lineno}: sample id {sid!r} is not a plain file name"))
             continue
-        emo = normalise_emotion(row.get("emotion", ""))
+        # no emotion column: the samples have no intended emotion (empty), which pam and dist do not need
+        emo = normalise_emotion(row.get("emotion", "")) if has_emotion else ""
         if emo is None:
             problems.append(
                 Problem(
@@ -124,7 +152,9 @@ def load_run(root: str | Path, name: str | None = None) -> Run:
     samples_csv = root / "samples.csv"
     if not samples_csv.is_file():
         raise UsageError(
-            "not a run: no samples.csv", root, "point at a folder laid out as a run (samples.csv and one folder per condition; README.md, Runs)"
+            "not a run: no samples.csv",
+            root,
+            "point at a folder laid out as a run (samples.csv and one folder per condition; README.md, Runs)",
         )
     samples, problems = read_samples_csv(samples_csv)
     ids = {s.id for s in samples}
@@ -244,3 +274,81 @@ def find_runs(paths: list[str | Path], problems: list[Problem] | None = None) ->
                 raise
             problems.append(Problem.from_error(exc))
     return runs
+
+
+def run_from_folders(reference: str | Path, estimates: list[str | Path], name: str | None = None) -> Run:
+    """A run made of plain folders, matched by file name (no samples.csv needed; nothing is written).
+
+    The reference folder's clips are the samples; each estimate folder is a condition named by the folder (its
+    parent's name joined in when two folders share a name). An estimate file without a reference clip is an
+    orphan, a reference clip missing in an estimate folder is a problem, exactly as in a run."""
+    ref = Path(reference)
+    folders = [Path(e) for e in estimates]
+    for f in [ref, *folders]:
+        if not f.is_dir():
+            raise UsageError("not a folder", f, "give folders of audio files")
+    if not folders:
+        raise UsageError(
+            "no estimate folder given", ref, "name at least one folder to compare with the reference"
+        )
+    names = [f.name for f in [ref, *folders]]
+    cond_names = [f"{f.parent.name}-{f.name}" if names.count(f.name) > 1 else f.name for f in [ref, *folders]]
+    problems: list[Problem] = []
+    ref_files = {f.stem: f for f in _media_files(ref, AUDIO_EXTENSIONS)}
+    if not ref_files:
+        raise DataError("no audio files in the reference folder", ref)
+    samples = [Sample(sid, "") for sid in sorted(ref_files)]
+    conditions: dict[str, dict[str, Path]] = {cond_names[0]: ref_files}
+    for folder, cname in zip(folders, cond_names[1:], strict=True):
+        files = {f.stem: f for f in _media_files(folder, AUDIO_EXTENSIONS)}
+        for sid, f in files.items():
+            if sid not in ref_files:
+                problems.append(Problem(str(f), f"orphan file: no {sid}.* in the reference folder {ref}"))
+        for sid in ref_files:
+            if sid not in files:
+                problems.append(Problem(str(folder / f"{sid}.wav"), f"sample {sid!r} missing in {cname!r}"))
+        conditions[cname] = {sid: f for sid, f in files.items() if sid in ref_files}
+    try:
+        root = Path(os.path.commonpath([str(p.resolve()) for p in [ref, *folders]]))
+    except ValueError:  # different drives
+        root = ref.resolve().parent
+    run_name = name or f"{cond_names[0]}-vs-{'-'.join(cond_names[1:])}"
+    return Run(root, run_name, samples, conditions, {}, {}, {}, problems, input_dirs=[ref, *folders])
+
+
+def init_samples_csv(root: str | Path, emotions: str | Path | None = None, force: bool = False) -> Path:
+    """Write <root>/samples.csv for a folder of condition folders: one row per clip found in any condition,
+    with its emotion from `emotions` (a CSV with columns sample,emotion) when given. Returns the path."""
+    from .csvcells import csv_safe
+    from .files import atomic_write_text
+
+    root = Path(root)
+    out = root / "samples.csv"
+    if out.exists() and not force:
+        raise UsageError("samples.csv exists already", out, "remove it, or overwrite it on purpose (force)")
+    ids: set[str] = set()
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if folder.name not in RESERVED_DIRS:
+            ids.update(f.stem for f in _media_files(folder, AUDIO_EXTENSIONS))
+    if not ids:
+        raise DataError(
+            "no condition folder with audio files here", root, "put one folder per condition in it"
+        )
+    table: dict[str, str] = {}
+    if emotions is not None:
+        rows, problems = read_samples_csv(Path(emotions))
+        if problems:
+            raise DataError("; ".join(p.message for p in problems), emotions, "give sample,emotion rows")
+        table = {s.id: s.emotion for s in rows}
+        unknown = sorted(ids - set(table))
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise DataError(
+                f"no emotion for {len(unknown)} clip(s): {shown}", emotions, "add a row per sample"
+            )
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["sample", "emotion"] if table else ["sample"])
+    for sid in sorted(ids):
+        w.writerow([csv_safe(sid), table[sid]] if table else [csv_safe(sid)])
+    return atomic_write_text(out, buf.getvalue())

@@ -100,12 +100,10 @@ def protocol_mismatch(results: list[RunResults]) -> str | None:
 
 
 def _uncsv(value: str | None) -> str:
-    """Undo results.csv_safe: a cell written as "'+" (formula guard) reads back as "+"."""
-    if value is None:
-        return ""
-    if len(value) >= 2 and value[0] == "'" and value[1] in "=+-@\t\r":
-        return value[1:]
-    return value
+    """Undo the CSV formula guard exactly (io.csvcells.csv_unguard); a missing cell reads as ""."""
+    from ..io.csvcells import csv_unguard
+
+    return "" if value is None else csv_unguard(value)
 
 
 def _read_csv(path: Path, required: Sequence[str] = ()) -> list[dict[str, str]]:

@@ -789,7 +789,15 @@ def bonus_rows(an: Analysis) -> list[dict[str, Any]]:
 
 
 def console_tables(an: Analysis, fmt: str = "github") -> str:
-    from tabulate import tabulate
+    """The aggregate's console tables, through the one table renderer (report.tables)."""
+    from ..report.tables import Table, render_table
+
+    tablefmt = {"latex": "tex"}.get(fmt, fmt)
+
+    def table_text(rows, headers) -> str:
+        return render_table(
+            Table("", [str(h) for h in headers], [[str(c) for c in r] for r in rows]), tablefmt
+        )
 
     def pct(x: float) -> str:
         return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
@@ -801,10 +809,9 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
     counts = {c.replace("_", " "): len(v) for c, v in an.issues.items()}
     valid = sum(1 for a in an.assignments if a.answers)
     parts.append(
-        tabulate(
+        table_text(
             [[an.n_rows, valid, len(an.workers), len(an.excluded)] + list(counts.values())],
             headers=["rows", "valid", "raters", "excluded"] + list(counts),
-            tablefmt=fmt,
         )
     )
     rows = [
@@ -823,7 +830,7 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
         if r["sample"] == "all"
     ]
     parts.append(
-        tabulate(
+        table_text(
             rows,
             headers=[
                 "first",
@@ -836,7 +843,6 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
                 "p",
                 f"{an.settings['level']:.0%} CI (first)",
             ],
-            tablefmt=fmt,
         )
     )
     samples = []
@@ -856,12 +862,10 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
                 + f" (n={r['n']})"
             )
         srows.append(line)
-    parts.append(
-        tabulate(srows, headers=["sample", "emotion"] + [f"{f} / {s}" for f, s in pairs], tablefmt=fmt)
-    )
+    parts.append(table_text(srows, headers=["sample", "emotion"] + [f"{f} / {s}" for f, s in pairs]))
     if an.bradley_terry:
         parts.append(
-            tabulate(
+            table_text(
                 [
                     [
                         t["rank"],
@@ -873,11 +877,10 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
                     for t in an.bradley_terry["table"]
                 ],
                 headers=["rank", "condition", "BT score", f"{an.settings['level']:.0%} CI", "strength"],
-                tablefmt=fmt,
             )
         )
     if an.kappa:
         krows = [["all", pv(an.kappa["all"]["kappa"]), an.kappa["all"]["subjects"]]]
         krows += [[k, pv(v["kappa"]), v["subjects"]] for k, v in an.kappa["per_pair"].items()]
-        parts.append(tabulate(krows, headers=["Fleiss' kappa", "kappa", "subjects"], tablefmt=fmt))
+        parts.append(table_text(krows, headers=["Fleiss' kappa", "kappa", "subjects"]))
     return "\n\n".join(parts)

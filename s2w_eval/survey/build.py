@@ -85,8 +85,9 @@ def check_base_url(base_url: str | None) -> str | None:
     url = base_url.strip()
     if not _SAFE_URL.match(url):
         raise UsageError(
-            f"--base-url {base_url!r} is not a plain http(s) URL",
+            f"{base_url!r} is not a plain http(s) URL",
             fix="give e.g. https://example.org/my-survey/ (no quotes, spaces or angle brackets)",
+            param="base_url",
         )
     url = url if url.endswith("/") else url + "/"
     if url.lower().startswith("http://") and not re.match(r"(?i)^http://(127\.0\.0\.1|localhost)[:/]", url):
@@ -223,11 +224,11 @@ def build_survey(
             f"the survey compares condition(s) {', '.join(missing)} that the run does not have"
             f"{did_you_mean(missing[0], have)}",
             run.root,
-            f"the run has {', '.join(have) or 'no condition folders'}; choose --pairs among them",
+            f"the run has {', '.join(have) or 'no condition folders'}; choose the pairs among them",
         )
     out_dir = Path(out) if out is not None else Path("reports") / run.name / "survey"
     if base_url is None and out_dir.resolve() == run.root.resolve():
-        raise UsageError("--out must not be the run folder (inputs are never written to)")
+        raise UsageError("must not be the run folder (inputs are never written to)", param="out")
 
     rng = np.random.default_rng(seed)
     usable = {s.id for s in run.samples if all(s.id in run.conditions[c] for c in conditions)}
@@ -246,10 +247,10 @@ def build_survey(
         media = "video" if usable and run.condition_scenes and premuxed else "audio"
     elif media == "video" and no_video:
         raise UsageError(
-            f"--media video needs a scene video for every sample; {len(no_video)} have none "
+            f"video media need a scene video for every sample; {len(no_video)} have none "
             f"(e.g. {no_video[0]!r})",
             run.root / "scenes",
-            "put scenes/<sample>.mp4 in the run (s2w muxes it with each condition's audio), or use --media audio",
+            "put scenes/<sample>.mp4 in the run (s2w muxes it with each condition's audio), or build with audio media",
         )
 
     samples = _select_samples(run, design, usable, rng, notes)

@@ -162,5 +162,5 @@ def parse_pairs(text: str, conditions: list[str] | None = None) -> tuple[tuple[s
             raise UsageError(f"pair {chunk!r} listed twice")
         pairs.append((a, b))
     if not pairs:
-        raise UsageError("--pairs names no pair", fix="e.g. --pairs scene2wav:baseline,scene2wav:target")
+        raise UsageError("names no pair", fix="e.g. scene2wav:baseline,scene2wav:target", param="pairs")
     return tuple(pairs)

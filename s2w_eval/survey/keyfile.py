@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..results import FORMULA_PREFIXES
 from .build import KEY_COLUMNS
 from .design import SurveyDesign
 
 
 def unneutralise(value: str) -> str:
-    """Undo results.csv_safe: "'=x" -> "=x" (a quote added in front of a formula-looking cell)."""
-    if len(value) >= 2 and value[0] == "'" and value[1:].startswith(FORMULA_PREFIXES):
-        return value[1:]
-    return value
+    """Undo the CSV formula guard exactly (io.csvcells.csv_unguard): "'=x" -> "=x", "''x" -> "'x"."""
+    from ..io.csvcells import csv_unguard
+
+    return csv_unguard(value)
 
 
 @dataclass

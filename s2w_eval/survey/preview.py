@@ -57,7 +57,9 @@ class PreviewServer(ThreadingHTTPServer):
         if not rows:
             raise DataError("batch.csv has no task rows", self.survey_dir / "batch.csv")
         if not 1 <= row <= len(rows):
-            raise UsageError(f"--row {row} is out of range", fix=f"choose a row between 1 and {len(rows)}")
+            raise UsageError(
+                f"{row} is out of range", fix=f"choose a row between 1 and {len(rows)}", param="row"
+            )
         self.row = row
         self.values = {k: (v or "") for k, v in rows[row - 1].items() if k is not None}
         page_path = self.survey_dir / "hit.html"
@@ -70,7 +72,7 @@ class PreviewServer(ThreadingHTTPServer):
             super().__init__((HOST, port), _Handler)
         except OSError as exc:
             raise UsageError(
-                f"cannot listen on {HOST}:{port} ({exc.strerror})", fix="choose another --port"
+                f"cannot listen on {HOST}:{port} ({exc.strerror})", fix="choose another port", param="port"
             ) from exc
 
     @property

@@ -41,16 +41,17 @@ def parse_preference(text: str) -> Preference:
     m = _SPEC.match(text.strip())
     if not m:
         raise UsageError(
-            f"malformed --prefer {text!r}",
+            f"malformed {text!r}",
             fix="write FIRST>SECOND:P, e.g. scene2wav>baseline:0.8, optionally EMOTION: in front",
+            param="prefer",
         )
     p = float(m.group("p"))
     if not 0.0 <= p <= 1.0:
-        raise UsageError(f"--prefer {text!r}: the probability must be between 0 and 1")
+        raise UsageError(f"{text!r}: the probability must be between 0 and 1", param="prefer")
     emotion = m.group("emotion")
     if emotion is not None and emotion not in EMOTIONS:
         raise UsageError(
-            f"--prefer {text!r}: unknown emotion {emotion!r}", fix=f"use {' or '.join(EMOTIONS)}"
+            f"{text!r}: unknown emotion {emotion!r}", fix=f"use {' or '.join(EMOTIONS)}", param="prefer"
         )
     return Preference(m.group("a").strip(), m.group("b").strip(), p, emotion)
 
@@ -84,12 +85,12 @@ def simulate_rows(
                 from ..vocab import did_you_mean
 
                 raise UsageError(
-                    f"--prefer names condition {c!r}{did_you_mean(c, sorted(conds))} that the survey "
-                    f"does not compare",
+                    f"names condition {c!r}{did_you_mean(c, sorted(conds))} that the survey does not compare",
                     fix=f"conditions: {', '.join(sorted(conds))}",
+                    param="prefer",
                 )
     if not 0.0 <= careless <= 1.0:
-        raise UsageError("--careless must be a share between 0 and 1")
+        raise UsageError("must be a share between 0 and 1", param="careless")
     rng = np.random.default_rng(seed)
     workers = [f"SIMW{rng.bytes(5).hex().upper()}" for _ in range(raters)]
     n_careless = int(round(careless * raters))

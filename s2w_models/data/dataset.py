@@ -39,6 +39,11 @@ def load_samples(root: str | Path):
             "run `s2w-models data prepare SOURCE --out DIR` first",
         )
     df = pd.read_csv(path, dtype={"sample": str, "movie": str, "shard": str, "split": str, "emotion": str})
+    from s2w_eval.results import csv_unguard
+
+    for col in ("sample", "movie", "shard"):  # ids read back exactly (s2w quotes formula-looking cells)
+        if col in df.columns:
+            df[col] = df[col].map(csv_unguard)
     missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"samples.csv lacks column(s) {', '.join(missing)}", path)

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from s2w_eval.errors import DataError, Problem, S2WError, UsageError
-from s2w_eval.results import atomic_write_csv, atomic_write_json, provenance
+from s2w_eval.results import provenance
 
+from .index import check_target, write_index
 from .prepare import SAMPLE_CSV_COLUMNS, PrepareConfig, _Shard, array_meta, assign_splits
 
 
@@ -56,6 +57,9 @@ def _rows(fh, shape, dtype, chunk: int = 16):
         yield i, np.frombuffer(buf, dtype=dtype).reshape((m, *shape[1:]))
 
 
+_DOWNMIX = "left (the original pipeline's; taken as stored in the npz)"
+
+
 def import_npz(
     files: Sequence[str | Path],
     out: str | Path,
@@ -63,8 +67,10 @@ def import_npz(
     val_fraction: float = 0.1,
     seconds: int | None = None,
     progress: bool = True,
+    replace: bool = False,
 ):
-    """Import npz files; returns (rows, problems)."""
+    """Import npz files; returns (rows, problems). An existing dataset in `out` is merged with by movie
+    (one npz file is one movie); `replace` starts it over."""
     from tqdm import tqdm
 
     if split not in ("auto", "train", "test"):
@@ -124,6 +130,8 @@ def import_npz(
                     cfg.audio_len,
                 ):
                     raise DataError("shapes differ from the previous file's", path)
+                if cfg_seen is None:  # before the first shard is written
+                    check_target(out, {**array_meta(cfg), "downmix": _DOWNMIX}, replace)
                 cfg_seen = cfg
                 shard = _Shard(out, name, n, cfg)
                 try:
@@ -160,6 +168,8 @@ def import_npz(
                         "past_end": "",
                     }
                 )
+        except UsageError:
+            raise
         except S2WError as err:
             if err.path is None:
                 err = DataError(err.message, path, err.fix)
@@ -168,7 +178,7 @@ def import_npz(
     cfg = cfg_seen or PrepareConfig()
     meta = {
         **array_meta(cfg),
-        "downmix": "left (the original pipeline's; taken as stored in the npz)",
+        "downmix": _DOWNMIX,
         "split_policy": {
             "rule": "npz file name or --split",
             "movies": movie_split,
@@ -184,6 +194,5 @@ def import_npz(
         "problems": [p.format() for p in problems],
         "provenance": provenance(command="s2w-models data import-npz"),
     }
-    atomic_write_csv(out / "samples.csv", rows, SAMPLE_CSV_COLUMNS)
-    atomic_write_json(out / "dataset.json", meta)
+    write_index(out, rows, meta, SAMPLE_CSV_COLUMNS, replace)
     return rows, problems

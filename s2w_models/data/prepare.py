@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from s2w_eval.clikit import did_you_mean
 from s2w_eval.errors import DataError, Problem, S2WError, UsageError
 from s2w_eval.io.video import (
     DOWNMIX_POLICIES,
@@ -37,9 +38,11 @@ from s2w_eval.io.video import (
     read_frames,
     rgb_to_hsv,
 )
-from s2w_eval.results import atomic_write_csv, atomic_write_json, provenance, sha256_file
+from s2w_eval.results import atomic_write_json, provenance, sha256_file
 
 from .annotations import SHORT_POLICIES, find_annotation, n_splices, parse_annotation, splice_labels
+from .dataset import SPLITS
+from .index import check_target, write_index
 
 FORMAT_VERSION = 1
 PAPER_TRAIN = ("BMI", "CHI", "FNE", "GLA", "LOR")
@@ -506,13 +509,22 @@ def prepare_clips(
     groups: dict[str, list[tuple[int, Any]]] = {}
     for i, rec in df.iterrows():
         groups.setdefault(str(rec["file"]), []).append((i + 2, rec))  # +2: header line, 1-based
+    stems: dict[str, str] = {}  # shard / movie name -> the file that owns it
     for file, recs in tqdm(groups.items(), desc="clips", unit="file", disable=not progress, file=sys.stderr):
         video = (csv_path.parent / file).resolve()
         name = Path(file).stem
         try:
+            if stems.setdefault(name, file) != file:
+                raise DataError(
+                    f"line {recs[0][0]}: {file!r} and {stems[name]!r} have the same name {name!r} "
+                    "(their splices would get the same ids)",
+                    csv_path,
+                    "rename one of the files",
+                )
             if not video.is_file():
                 raise DataError("clip file not found", video, f"fix the file column of {csv_path.name}")
             blocks = []
+            splice_line: dict[float, int] = {}  # splice start -> CSV line: a start twice is a duplicate id
             for line, rec in recs:
                 try:
                     start, end, val = float(rec["start"]), float(rec["end"]), float(rec["valence"])
@@ -530,6 +542,21 @@ def prepare_clips(
                     notes.append(f"{csv_path}: line {line}: shorter than one {cfg.seconds} s splice; skipped")
                     continue
                 split = str(rec["split"]) if "split" in rec and pd.notna(rec["split"]) else None
+                if split is not None and split not in SPLITS:
+                    raise DataError(
+                        f"line {line}: unknown split {split!r}{did_you_mean(split, SPLITS)}",
+                        csv_path,
+                        "use train, val or test (or leave the split column empty)",
+                    )
+                for k in range(n):
+                    first = splice_line.setdefault(round(start + k * cfg.seconds, 3), line)
+                    if first != line:
+                        raise DataError(
+                            f"line {line}: repeats the splice at {start + k * cfg.seconds:g} s of {file!r} "
+                            f"(line {first}); duplicate rows would give duplicate sample ids",
+                            csv_path,
+                            "remove the duplicate or overlapping row",
+                        )
                 blocks.append((start, n, round(val, 3), ar, split))
             if not blocks:
                 continue
@@ -607,10 +634,19 @@ def prepare(
     movies: Sequence[str] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = _echo,
+    replace: bool = False,
 ) -> PrepareResult:
-    """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done."""
-    if seconds <= 0 or fps <= 0 or sample_rate <= 0:
-        raise UsageError("seconds, fps and sample rate must be > 0")
+    """Prepare SOURCE into the dataset folder `out`; bad movies are reported in `.problems`, the rest done.
+
+    An existing dataset in `out` is merged with by movie (`.index.write_index`); `replace` starts it over.
+    """
+    from ..config import bounded
+
+    bounded("splice seconds", seconds, 1, 600)
+    bounded("fps", fps, 1, 120)
+    for side in size:  # 20000x20000 would allocate hundreds of GiB per splice
+        bounded("frame size (height, width)", side, 8, 1024)
+    bounded("sample rate", sample_rate, 1000, 192_000)
     if downmix not in DOWNMIX_POLICIES:
         raise UsageError(f"unknown --downmix {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}")
     if short_annotations not in SHORT_POLICIES:
@@ -626,6 +662,9 @@ def prepare(
         int(seconds), int(fps), (int(size[0]), int(size[1])), int(sample_rate), downmix, short_annotations
     )
     result = PrepareResult(out)
+    check_target(
+        out, {**array_meta(cfg), "downmix": downmix, "short_annotations": short_annotations}, replace
+    )
     out.mkdir(parents=True, exist_ok=True)
     csv_source = clips_csv(source)
     if csv_source is not None:
@@ -697,8 +736,7 @@ def prepare(
         "problems": [p.format() for p in result.problems],
         "provenance": provenance(command="s2w-models data prepare", extra={"settings": cfg.key()}),
     }
-    atomic_write_csv(out / "samples.csv", result.rows, SAMPLE_CSV_COLUMNS)
-    atomic_write_json(out / "dataset.json", meta)
+    result.rows = write_index(out, result.rows, meta, SAMPLE_CSV_COLUMNS, replace)
     return result
 
 

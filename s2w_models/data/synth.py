@@ -7,12 +7,15 @@ Each movie (`<out>/synthNN/`) holds
 - `synth.json`: the settings (a rerun with the same settings reuses a finished movie).
 `<out>/split.json` names the held-out test movie (the last one) for `data prepare`'s default split.
 
-A movie is a sequence of scenes of random length (3-15 s); each scene's valence target is positive or negative
-(sign flips with probability 0.7 from one scene to the next), and the annotated valence follows it with a 1 s
-ramp at scene changes plus a slow drift, so splices that straddle a change get mixed labels.
+A movie is a sequence of scenes of random length (3-15 s) whose emotion (valence sign) alternates from one scene
+to the next; its last 10 % (at least two 3-s scenes) is a separate run of equal-length scenes of both emotions,
+so the validation share `data prepare` cuts from the end of each training movie, and every held-out movie, hold
+both emotions. The annotated valence follows the scenes with a 1 s ramp at scene changes plus a slow drift, so
+splices that straddle a change get mixed labels.
 - Picture: positive scenes warm hues, bright, saturated, fast-moving blobs, flicker; negative scenes cool hues,
   dark, desaturated, slow blobs. Each parameter comes from the opposite emotion's range with probability 0.15
-  (confounders), frames get Gaussian noise, and scenes cross-fade over 1 s: learnable, not trivial.
+  (confounders), except in the first scene of each emotion in the body and in the tail (so every split has
+  clean scenes of both emotions; scenes.csv marks `hue_confounded`), frames get Gaussian noise, and scenes cross-fade over 1 s: learnable, not trivial.
 - Sound: piano-like additive synthesis (8 slightly inharmonic partials, fast attack, exponential decays that
   shorten with the partial number). Positive scenes: major triads on the Emotional Circle of Fifths' positive
   roots {C, D, G, A, A#}, 110-150 BPM, chord every 2 beats with arpeggios, register around C4-C5. Negative
@@ -24,6 +27,7 @@ Deterministic for a seed (numpy Generator seeded with (seed, movie index)).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,16 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from s2w_eval.errors import UsageError
 from s2w_eval.io.video import hsv_to_rgb, write_video
 from s2w_eval.results import atomic_write_csv, atomic_write_json, atomic_write_text, provenance
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 POSITIVE_ROOTS = (0, 2, 7, 9, 10)  # C D G A A#
 NEGATIVE_ROOTS = (1, 3, 4, 5, 8, 11)  # C# D# E F G# B
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2  # 2: alternating emotions, a two-emotion tail, clean first scenes
 TRANSITION_S = 1.0
 ANNOTATION_STEP = 0.04
+TAIL_FRACTION = 0.1  # = data prepare's default validation share of each training movie
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Scene:
     flicker: float
     tempo: float
     blob_state: np.ndarray  # (blobs, 5): x0, y0, vx, vy, radius
+    confounded: bool = False  # the background hue is the other emotion's
 
 
 def movie_names(n: int) -> list[str]:
@@ -93,19 +98,54 @@ def _draw(rng: np.random.Generator, positive: bool, confound: float, pos_range, 
     return float(rng.uniform(lo, hi))
 
 
-def make_scenes(rng: np.random.Generator, duration: float, cfg: SynthConfig) -> list[Scene]:
-    scenes: list[Scene] = []
-    t = 0.0
+def tail_seconds(duration: float, cfg: SynthConfig) -> float:
+    """Length of the two-emotion tail of a movie (0 when the movie is too short for one)."""
+    tail = max(2 * cfg.min_scene_s, TAIL_FRACTION * duration)
+    return 0.0 if duration < tail + 2 * cfg.min_scene_s else tail
+
+
+def scene_layout(
+    rng: np.random.Generator, duration: float, cfg: SynthConfig
+) -> list[tuple[float, float, bool]]:
+    """(start, end, positive) of each scene: emotions alternate at every scene change (from a random first one),
+    and the movie's last `TAIL_FRACTION` (at least two shortest scenes) is its own run of equal-length scenes
+    of both emotions, so the validation share `data prepare` takes from the end of each training movie holds
+    both emotions (and so does every held-out movie, end to end)."""
+    tail = tail_seconds(duration, cfg)
+    body = duration - tail
+    out: list[tuple[float, float, bool]] = []
     positive = bool(rng.random() < 0.5)
-    while t < duration - 1e-9:
-        length = float(rng.uniform(cfg.min_scene_s, cfg.max_scene_s))
-        end = min(duration, t + length)
-        if duration - end < cfg.min_scene_s:  # no sliver at the end
-            end = duration
-        if scenes:
-            positive = positive != bool(rng.random() < 0.7)
+    t = 0.0
+    while t < body - 1e-9:
+        end = min(body, t + float(rng.uniform(cfg.min_scene_s, cfg.max_scene_s)))
+        if body - end < cfg.min_scene_s:  # no sliver at the end
+            end = body
+        out.append((t, end, positive))
+        positive = not positive
+        t = end
+    if tail:
+        n = max(2, int(math.ceil(tail / cfg.max_scene_s)))
+        n += n % 2
+        step = tail / n
+        for k in range(n):
+            out.append((body + k * step, duration if k == n - 1 else body + (k + 1) * step, positive))
+            positive = not positive
+    return out
+
+
+def make_scenes(rng: np.random.Generator, duration: float, cfg: SynthConfig) -> list[Scene]:
+    layout = scene_layout(rng, duration, cfg)
+    # confounders: a parameter drawn from the other emotion's range with probability `confound`, except in
+    # the first scene of each emotion in the body and in the tail, which are clean: every split then holds
+    # unconfounded scenes of both emotions (a held-out movie whose positives are all cool-hued tests nothing)
+    body_end = duration - tail_seconds(duration, cfg)
+    seen: set[tuple[bool, bool]] = set()
+    scenes: list[Scene] = []
+    for start, end, positive in layout:
+        part = (start >= body_end - 1e-9, positive)
+        c = cfg.confound if part in seen else 0.0
+        seen.add(part)
         mag = float(rng.uniform(0.2, 0.9))
-        c = cfg.confound
         hue_bg = (_draw(rng, positive, c, (-0.06, 0.12), (0.5, 0.7))) % 1.0
         hue_obj = (hue_bg + rng.uniform(-0.08, 0.08)) % 1.0
         speed = _draw(rng, positive, c, (0.25, 0.7), (0.02, 0.12))
@@ -124,7 +164,7 @@ def make_scenes(rng: np.random.Generator, duration: float, cfg: SynthConfig) -> 
         scenes.append(
             Scene(
                 index=len(scenes),
-                start=t,
+                start=start,
                 end=end,
                 positive=positive,
                 valence=mag if positive else -mag,
@@ -138,10 +178,16 @@ def make_scenes(rng: np.random.Generator, duration: float, cfg: SynthConfig) -> 
                 flicker=_draw(rng, positive, c, (0.04, 0.1), (0.0, 0.02)),
                 tempo=float(rng.uniform(110, 150) if positive else rng.uniform(55, 80)),
                 blob_state=state,
+                confounded=c > 0 and _was_confounded(hue_bg, positive),
             )
         )
-        t = end
     return scenes
+
+
+def _was_confounded(hue_bg: float, positive: bool) -> bool:
+    """Whether the background hue came from the other emotion's range (the confounder a viewer sees first)."""
+    cool = 0.5 <= hue_bg <= 0.7
+    return cool if positive else not cool
 
 
 def valence_curve(scenes: list[Scene], duration: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -359,6 +405,7 @@ def synth_movie(folder: Path, index: int, cfg: SynthConfig, progress: bool = Tru
                 "arousal": round(s.arousal, 3),
                 "tempo_bpm": round(s.tempo, 1),
                 "hue": round(s.hue_bg, 3),
+                "hue_confounded": s.confounded,
                 "saturation": round(s.sat, 3),
                 "value": round(s.val, 3),
                 "speed": round(s.speed, 3),
@@ -402,10 +449,14 @@ def synthesize(
     """
     from tqdm import tqdm
 
-    if minutes <= 0 or movies < 1:
-        raise UsageError("--minutes must be > 0 and --movies >= 1")
-    if fps < 10:
-        raise UsageError("--fps must be >= 10 (prepare samples 10 frames a second)")
+    from ..config import bounded
+
+    bounded("minutes", minutes, 0.01, 600)  # NaN and 0 refused; 10 h is far more than any test needs
+    bounded("movies", movies, 1, 1000)
+    bounded("fps (prepare samples 10 frames a second)", fps, 10, 120)
+    for side in size:
+        bounded("frame size (height, width)", side, 8, 2160)
+    bounded("sample rate", sample_rate, 8000, 192_000)
     cfg = SynthConfig(
         minutes=float(minutes),
         seed=int(seed),
@@ -448,3 +499,27 @@ def synthesize(
         },
     )
     return folders
+
+
+def scene_table(out_dir: str | Path) -> list[dict[str, Any]]:
+    """Per movie: its split role (split.json), seconds and scenes of each emotion, hue-confounded scenes."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    test = set(json.loads((out / "split.json").read_text()).get("test", []))
+    rows = []
+    for folder in sorted(p for p in out.iterdir() if (p / "scenes.csv").is_file()):
+        df = pd.read_csv(folder / "scenes.csv")
+        secs = (df["end_s"] - df["start_s"]).groupby(df["emotion"]).sum()
+        rows.append(
+            {
+                "movie": folder.name,
+                "split": "test" if folder.name in test else "train + val (its end)",
+                "positive scenes": int((df["emotion"] == "positive").sum()),
+                "negative scenes": int((df["emotion"] == "negative").sum()),
+                "positive s": round(float(secs.get("positive", 0.0)), 1),
+                "negative s": round(float(secs.get("negative", 0.0)), 1),
+                "hue-confounded": int(df["hue_confounded"].sum()) if "hue_confounded" in df else 0,
+            }
+        )
+    return rows
