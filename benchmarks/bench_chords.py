@@ -1,7 +1,8 @@
 """Benchmark of the chord / pitch-class detectors (issue 4): clips per second on 3 s and 10 s clips, peak memory,
 and accuracy on synthetic piano-like audio with known answers.
 
-Baseline: `melody-pyin/1`, the paper's melody pipeline (pYIN standing in for the closed Melodia plugin),
+Every registered method is measured, `melody-crepe` (CREPE via torchcrepe) included. Baseline: `melody-pyin/1`,
+the paper's melody pipeline (pYIN standing in for the closed Melodia plugin),
 run in the same process on the same clips. Every method is run twice on one clip to check that it is
 deterministic (equal pitch-class sets, notes and chords).
 

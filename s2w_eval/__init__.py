@@ -15,6 +15,8 @@ _API = (
     "pam",
     "pam_folders",
     "chords",
+    "dist",
+    "calibrate",
     "resolve_protocol",
     "Scores",
     "ResolvedProtocol",

@@ -184,10 +184,57 @@ def _chords_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dict[s
     return task, {}
 
 
+def _dist_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dict[str, Any]]:
+    from .features.embeddings import DEFAULT_EMBEDDING, EMBEDDINGS, build_embedding
+    from .tasks.dist import DistTask
+
+    d = proto.metric("dist")
+    names = list(opts.get("embeddings") or d.get("embeddings") or [DEFAULT_EMBEDDING])
+    weights = opts.get("weights")
+    needing = [n for n in names if n in EMBEDDINGS and EMBEDDINGS[n][0]]
+    if weights is not None and len(needing) != 1:
+        raise UsageError(
+            "a weights file belongs to exactly one of the standard embeddings (vggish, panns-cnn14, clap, "
+            f"encodec, mert); selected: {', '.join(needing) or 'none'}",
+            param="weights",
+        )
+    seed = opts.get("seed")
+    seed = int(proto.seeds.get("bootstrap", 0)) if seed is None else int(seed)
+    embeddings = [
+        build_embedding(n, weights if n in needing else None, device=opts.get("device", "cpu")) for n in names
+    ]
+    task = DistTask(
+        embeddings,
+        metrics=list(opts.get("metrics") or d.get("metrics") or ["kad"]),
+        reference=opts.get("reference") or proto.reference,
+        conditions=opts.get("conditions"),
+        bandwidth=opts.get("bandwidth"),
+        n_resamples=int(opts["resamples"] if opts.get("resamples") is not None else d.get("resamples", 1000)),
+        seed=seed,
+    )
+    return task, {"seeds": {"bootstrap": seed}}
+
+
+def _calibrate_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dict[str, Any]]:
+    from .tasks.calibrate import CalibrateTask, build_scorers
+
+    seed = opts.get("seed")
+    seed = int(proto.seeds.get("bootstrap", 0)) if seed is None else int(seed)
+    scorers = build_scorers(
+        list(opts.get("metrics") or ["dpam", "cdpam", "chords", "kad"]),
+        embedding=opts.get("embedding") or "dpam",
+        device=opts.get("device", "cpu"),
+    )
+    task = CalibrateTask(scorers, reference=opts.get("reference") or proto.reference, seed=seed)
+    return task, {"seeds": {"anchors_and_bootstrap": seed}}
+
+
 #: name -> builder(protocol, options) -> (task, options for the runner); new evaluations register here
 TASKS: dict[str, Callable[[Protocol, Mapping[str, Any]], tuple[Task, dict[str, Any]]]] = {
     "pam": _pam_task,
     "chords": _chords_task,
+    "dist": _dist_task,
+    "calibrate": _calibrate_task,
 }
 
 
@@ -345,3 +392,15 @@ def pam(paths, protocol=None, **options: Any) -> Scores:
 def chords(paths, protocol=None, **options: Any) -> Scores:
     """Chords and Emotional Circle of Fifths labels of every clip: `score(paths, "chords", ...)`."""
     return score(paths, "chords", protocol, **options)
+
+
+def dist(paths, protocol=None, **options: Any) -> Scores:
+    """Distribution distances (KAD, FAD, FAD-inf) of each condition's set of clips to the reference set, on
+    clip embeddings (cdpam, dpam, or a standard one from a weights file): `score(paths, "dist", ...)`."""
+    return score(paths, "dist", protocol, **options)
+
+
+def calibrate(paths, protocol=None, **options: Any) -> Scores:
+    """Anchors of known severity made from each run's reference clips, scored by every selected metric (cdpam,
+    dpam, chords, kad): rank correlation with severity, hidden reference, wrong scene, run-to-run noise."""
+    return score(paths, "calibrate", protocol, **options)

@@ -37,7 +37,9 @@ def test_bootstrap_agrees_with_scipy(statistic):
     percentile interval to within the Monte Carlo error of 10,000 resamples."""
     x = np.random.default_rng(1).gamma(2.0, 1.5, size=20)
     ours = bootstrap_ci(x, statistic, n_resamples=10_000, seed=0)
-    ref = st.bootstrap((x,), statistic, n_resamples=10_000, method="percentile", random_state=0).confidence_interval
+    ref = st.bootstrap(
+        (x,), statistic, n_resamples=10_000, method="percentile", random_state=0
+    ).confidence_interval
     spread = x.std() / math.sqrt(x.size)
     assert ours.low == pytest.approx(ref.low, abs=0.1 * spread)
     assert ours.high == pytest.approx(ref.high, abs=0.1 * spread)

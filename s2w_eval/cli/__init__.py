@@ -13,6 +13,8 @@ from ..clikit import LazyGroup, main_factory
 COMMANDS = {
     "pam": "s2w_eval.cli.pam:pam",
     "chords": "s2w_eval.cli.chords:chords",
+    "dist": "s2w_eval.cli.dist:dist",
+    "calibrate": "s2w_eval.cli.calibrate:calibrate",
     "survey": "s2w_eval.cli.survey:survey",
     "protocol": "s2w_eval.cli.protocol:protocol",
     "report": "s2w_eval.cli.report:report",

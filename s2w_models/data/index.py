@@ -135,7 +135,9 @@ def write_index(
     return rows
 
 
-def _relabel_kept(kept: list[dict[str, Any]], old_meta: dict[str, Any], meta: dict[str, Any], out: Path) -> None:
+def _relabel_kept(
+    kept: list[dict[str, Any]], old_meta: dict[str, Any], meta: dict[str, Any], out: Path
+) -> None:
     """One dataset, one label scheme: the kept movies' rows take this call's scheme (from their stored valence
     and arousal means), so a merge never mixes, say, valence2 and quadrant labels."""
     new = meta.get("labels")
