@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from s2w_eval.clikit import report_problems
+from s2w_eval.clikit import format_option, render_rows, report_problems
 from s2w_eval.errors import EXIT_DATA, EXIT_OK
-
-TABLE_FORMATS = ("github", "simple", "plain", "pipe", "latex", "latex_booktabs", "tsv", "rst", "grid")
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -46,7 +44,9 @@ def data() -> None:
 
 @data.command("prepare")
 @click.argument("source", type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write"
+)
 @click.option(
     "--seconds", type=click.Choice(["3", "10"]), default="3", show_default=True, help="splice length"
 )
@@ -82,14 +82,27 @@ def data() -> None:
 @click.option("--movies", default=None, help="comma list: prepare only these movies")
 @click.option("--fps", type=int, default=10, show_default=True, help="frames per second kept")
 @click.option("--size", default="100", show_default=True, help="frame size N or HxW")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("-q", "--quiet", is_flag=True, help="no progress output")
 @click.option(
     "--replace",
     is_flag=True,
     help="start OUT over: its index is rewritten from this call alone (default: merge by movie)",
 )
+@format_option
 def prepare_cmd(
-    source, out, seconds, split, val_fraction, downmix, short_annotations, movies, fps, size, quiet, replace
+    source,
+    out,
+    seconds,
+    split,
+    val_fraction,
+    downmix,
+    short_annotations,
+    movies,
+    fps,
+    size,
+    quiet,
+    replace,
+    fmt,
 ):
     """Cut SOURCE's movies into splices (frames HSV 10 fps 100x100, 16 kHz audio, label) in the folder OUT.
 
@@ -117,15 +130,14 @@ def prepare_cmd(
     for r in res.rows:
         c = counts.setdefault(r["split"], {"negative": 0, "positive": 0})
         c[r["emotion"]] += 1
-    from tabulate import tabulate
-
     table = [
         [s, c["negative"] + c["positive"], c["negative"], c["positive"]] for s, c in sorted(counts.items())
     ]
-    click.echo(tabulate(table, headers=["split", "splices", "negative", "positive"], tablefmt="github"))
+    click.echo(render_rows(table, ["split", "splices", "negative", "positive"], fmt))
     click.echo(
-        f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
-        f"dataset.json, shards/"
+        err=fmt == "json",
+        message=f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
+        f"dataset.json, shards/",
     )
     return report_problems(res.problems)
 
@@ -146,13 +158,11 @@ def prepare_cmd(
     show_default=True,
 )
 @click.option(
-    "--out", "out", default=None, type=click.Path(path_type=str), help="also write the table as CSV"
+    "-o", "--out", "out", default=None, type=click.Path(path_type=str), help="also write the table as CSV"
 )
-@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="github", show_default=True)
+@format_option
 def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
     """Per-movie splice counts and negative/positive labels from the annotation files alone (no decoding)."""
-    from tabulate import tabulate
-
     from s2w_eval.results import atomic_write_csv
 
     from .data.prepare import label_table
@@ -168,15 +178,17 @@ def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
         "positive",
         "past_annotation_end",
     ]
-    click.echo(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, tablefmt=fmt))
+    click.echo(render_rows([[r.get(c, "") for c in cols] for r in rows], cols, fmt))
     if out:
         atomic_write_csv(out, rows, cols + ["annotation_end_s"])
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {out}", err=fmt == "json")
     return report_problems(problems)
 
 
 @data.command("synth")
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="SOURCE folder to write")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(path_type=str), help="SOURCE folder to write"
+)
 @click.option("--minutes", type=float, default=3.0, show_default=True, help="total minutes of material")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -184,8 +196,9 @@ def labels_cmd(source, seconds, durations, split, short_annotations, out, fmt):
 )
 @click.option("--fps", type=int, default=25, show_default=True, help="frame rate of the written videos")
 @click.option("--size", default="120x160", show_default=True, help="frame size HxW of the written videos")
-@click.option("--quiet", is_flag=True, help="no progress bars")
-def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
+@click.option("-q", "--quiet", is_flag=True, help="no progress output")
+@format_option
+def synth_cmd(out, minutes, seed, movies, fps, size, quiet, fmt):
     """Write synthetic emotional movies (video.mp4 + emotion/intended_1.dat + chords.lab) for `data prepare`."""
     from .data.synth import synthesize
 
@@ -199,18 +212,22 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
         progress=not quiet,
         log=lambda m: click.echo(m, err=True),
     )
-    click.echo(f"wrote {len(folders)} movie(s) to {out}: {', '.join(f.name for f in folders)}")
-    from tabulate import tabulate
-
+    click.echo(
+        f"wrote {len(folders)} movie(s) to {out}: {', '.join(f.name for f in folders)}", err=fmt == "json"
+    )
     from .data.synth import scene_table
 
-    click.echo(tabulate(scene_table(out), headers="keys", tablefmt="github"))
+    scenes = scene_table(out)
+    headers = list(scenes[0]) if scenes else []
+    click.echo(render_rows([[r.get(h, "") for h in headers] for r in scenes], headers, fmt))
     return EXIT_OK
 
 
 @data.command("import-npz")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write"
+)
 @click.option(
     "--split",
     type=click.Choice(["auto", "train", "test"]),
@@ -219,7 +236,7 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
     help="auto: from the file name (_train / _test)",
 )
 @click.option("--val-fraction", type=float, default=0.1, show_default=True)
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("-q", "--quiet", is_flag=True, help="no progress output")
 @click.option(
     "--replace",
     is_flag=True,

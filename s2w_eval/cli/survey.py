@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import report_problems
+from ..clikit import format_option, render_rows, report_problems
 from ..errors import EXIT_DATA, EXIT_OK, Problem
 
 
@@ -62,6 +62,7 @@ def _resolve(protocol, long, run):
     help="Seed of the A/B order and item order (default: the protocol's survey seed).",
 )
 @click.option(
+    "-o",
     "--out",
     type=click.Path(file_okay=False),
     default=None,
@@ -192,6 +193,7 @@ def preview(directory, row, port) -> int:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "-o",
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
@@ -207,18 +209,9 @@ def preview(directory, row, port) -> int:
 @click.option(
     "--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
-    default="github",
-    show_default=True,
-    help="Console table format.",
-)
+@format_option
 def simulate(directory, prefer, raters, careless, none_share, seed, out, power_runs, alpha, fmt) -> int:
     """Simulate a crowd answering the survey built in DIRECTORY (marketplace results format)."""
-    from tabulate import tabulate
-
     from ..survey.simulate import parse_preference, power
     from ..survey.simulate import simulate as run_sim
 
@@ -235,7 +228,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
             alpha=alpha,
         )
         click.echo(
-            tabulate(
+            render_rows(
                 [
                     [
                         r["emotion"],
@@ -257,7 +250,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
                     "surveys",
                     f"power (alpha {alpha})",
                 ],
-                tablefmt=fmt,
+                fmt=fmt,
             )
         )
         if out:
@@ -276,7 +269,9 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     path, truth = run_sim(
         directory, prefs, raters=raters, careless=careless, none_share=none_share, seed=seed, out=out
     )
-    click.echo(f"wrote {path} ({len(truth['workers'])} raters, {len(truth['careless'])} careless)")
+    click.echo(
+        f"wrote {path} ({len(truth['workers'])} raters, {len(truth['careless'])} careless)", err=fmt == "json"
+    )
     return EXIT_OK
 
 
@@ -290,6 +285,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     help="answer_key.csv written by `survey build` (its manifest.json beside it is read too).",
 )
 @click.option(
+    "-o",
     "--out",
     type=click.Path(file_okay=False),
     default=None,
@@ -334,14 +330,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     help="Prolific's participant export; RESULTS is then the responses your study endpoint collected.",
 )
 @click.option("--no-plots", is_flag=True, help="Skip the PNG/SVG charts.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
-    default="github",
-    show_default=True,
-    help="Console table format.",
-)
+@format_option
 def aggregate(
     results,
     key,
@@ -376,7 +365,7 @@ def aggregate(
     click.echo(console_tables(an, fmt))
     for note in an.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"\nwrote {out_dir}: " + ", ".join(sorted({p.name for p in files})))
+    click.echo(f"\nwrote {out_dir}: " + ", ".join(sorted({p.name for p in files})), err=fmt == "json")
     problems: list[Problem] = an.problems(str(results))
     rejected = [p for p in problems if p.message.startswith("rejected")]
     for p in rejected:

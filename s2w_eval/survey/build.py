@@ -271,9 +271,9 @@ def build_survey(
     level = {"rms": "RMS -20 dBFS (peak <= -1 dBFS)", "peak": "peak -1 dBFS", "none": "level unchanged"}[
         loudness
     ]
-    from tqdm import tqdm
+    from ..progress import track
 
-    for sid in tqdm(order, desc="survey clips", unit="sample", disable=None, leave=False):
+    for sid in track(order, "survey clips", "sample"):
         for cond in conditions:
             src = run.conditions[cond][sid]
             video = scene_of(sid) if media == "video" else None

@@ -265,9 +265,9 @@ def power(
     import csv
     import io
 
-    from tqdm import tqdm
+    from ..progress import track
 
-    for r in tqdm(range(runs), desc="simulated surveys", unit="survey", disable=None, leave=False):
+    for r in track(range(runs), "simulated surveys", "survey"):
         rows, _ = simulate_rows(
             key, batch, prefs, raters=n, careless=careless, none_share=none_share, seed=seed + r
         )
