@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import format_option, render_rows, report_problems
+from ..clikit import format_option, quiet_option, render_rows, report_problems
 from ..errors import EXIT_DATA, EXIT_OK, Problem
 
 
@@ -82,7 +82,8 @@ def _resolve(protocol, long, run):
     show_default=True,
     help="Level matching of audio clips (rms: -20 dBFS RMS, peaks below -1 dBFS; none: copy files).",
 )
-def build(run, protocol, long, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
+@quiet_option
+def build(run, protocol, long, base_url, pairs, raters, checks, seed, out, media, loudness, quiet) -> int:
     """Write layout.html, hit.html, batch.csv, media/, answer_key.csv and manifest.json for RUN."""
     from ..survey.build import PlainHttpWarning, build_survey
     from ..survey.design import design_from_protocol, parse_pairs
@@ -113,6 +114,7 @@ def build(run, protocol, long, base_url, pairs, raters, checks, seed, out, media
             out=out,
             media=media,
             loudness=loudness,
+            progress=not quiet,
         )
     for w in caught:
         if issubclass(w.category, PlainHttpWarning):
@@ -210,7 +212,10 @@ def preview(directory, row, port) -> int:
     "--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True
 )
 @format_option
-def simulate(directory, prefer, raters, careless, none_share, seed, out, power_runs, alpha, fmt) -> int:
+@quiet_option
+def simulate(
+    directory, prefer, raters, careless, none_share, seed, out, power_runs, alpha, fmt, quiet
+) -> int:
     """Simulate a crowd answering the survey built in DIRECTORY (marketplace results format)."""
     from ..survey.simulate import parse_preference, power
     from ..survey.simulate import simulate as run_sim
@@ -226,6 +231,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
             none_share=none_share,
             seed=seed,
             alpha=alpha,
+            progress=not quiet,
         )
         click.echo(
             render_rows(

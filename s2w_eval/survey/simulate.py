@@ -245,6 +245,7 @@ def power(
     none_share: float = 0.1,
     seed: int = 0,
     alpha: float = 0.05,
+    progress: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Share of simulated surveys in which each stated pair comes out significant in the stated direction."""
     from ..results import rows_to_csv
@@ -267,7 +268,7 @@ def power(
 
     from ..progress import track
 
-    for r in track(range(runs), "simulated surveys", "survey"):
+    for r in track(range(runs), "simulated surveys", "survey", enabled=progress):
         rows, _ = simulate_rows(
             key, batch, prefs, raters=n, careless=careless, none_share=none_share, seed=seed + r
         )
