@@ -153,3 +153,32 @@ def test_survey_simulate_power_and_aggregate_json(tmp_path, capsys):
     assert code in (0, 1), cap.err  # 1: a simulated careless rater may be named as a problem
     doc = json.loads(cap.out)
     assert doc["tables"] and all("rows" in t for t in doc["tables"])
+
+
+@pytest.mark.parametrize(
+    ("prog", "module", "words", "expected"),
+    [
+        ("s2w-eval", "s2w_eval.cli", "s2w-eval surv", "survey"),
+        ("s2w-models", "s2w_models.cli", "s2w-models data ", "prepare"),
+    ],
+)
+def test_shell_completion_as_documented(prog, module, words, expected):
+    """docs/cli.md's `_S2W_EVAL_COMPLETE=...` variables reach click's completion through the console scripts'
+    entry point (run_main), without running a command."""
+    import os
+    import subprocess
+    import sys
+
+    var = f"_{prog.replace('-', '_').upper()}_COMPLETE"
+    env = dict(
+        os.environ,
+        **{
+            var: "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        },
+    )
+    code = f"import sys; sys.argv = [{prog!r}]; from {module} import main; main()"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"plain,{expected}" in done.stdout.splitlines()
