@@ -217,3 +217,30 @@ def finish_scores(scores, fmt: str) -> int:
             nl=False,
         )
     return report_problems(scores.problems)
+
+
+def format_option(f: Callable) -> Callable:
+    """`--format`, the same choices on every command that prints tables (TABLE_FORMATS); arrives as `fmt`."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(TABLE_FORMATS),
+        default="github",
+        show_default=True,
+        help="Console table format; json prints one JSON document of the rows instead.",
+    )(f)
+
+
+def quiet_option(f: Callable) -> Callable:
+    """`-q/--quiet`: no progress display (bars on a terminal, a line every 10% elsewhere); arrives as `quiet`."""
+    return click.option("-q", "--quiet", is_flag=True, help="No progress output.")(f)
+
+
+def render_rows(rows: Sequence[Sequence], headers: Sequence[str], fmt: str, title: str = "") -> str:
+    """A console table in one of TABLE_FORMATS, through the one table renderer (json: {title, headers, rows}).
+
+    Cells are shown as str(); `latex` is the booktabs rendering of the reports."""
+    from .report.tables import Table, render_table
+
+    table = Table(title, [str(h) for h in headers], [["" if c is None else str(c) for c in r] for r in rows])
+    return render_table(table, {"latex": "tex"}.get(fmt, fmt)).rstrip("\n")

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from .errors import DataError, Problem, S2WError, UsageError
 from .features.cache import EmbeddingCache
 from .io.files import ensure_dir, sha256_file
 from .io.runs import Run
+from .progress import Progress
 from .results import SCHEMA_VERSION, ItemJournal, atomic_write_csv, atomic_write_json, provenance
 from .tasks.base import Context, Item, Task
 
@@ -104,37 +103,6 @@ def non_finite(row: Mapping[str, Any], columns: Sequence[str]) -> str | None:
         if not ok:
             return f"{col} = {v!r}"
     return None
-
-
-class Progress:
-    """A tqdm bar on a terminal; elsewhere (a log, CI) one line every 10% so logs stay readable."""
-
-    def __init__(self, total: int, desc: str, unit: str, enabled: bool | None = None, stream=None):
-        self.stream = stream or sys.stderr
-        self.total, self.desc, self.unit, self.done = total, desc, unit, 0
-        interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.enabled = (interactive if enabled is None else enabled) and total > 0
-        self._bar = None
-        self._next_line = 0.1
-        self._t0 = time.monotonic()
-        if self.enabled and interactive:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=self.stream)
-
-    def __call__(self, n: int = 1) -> None:
-        self.done += n
-        if self._bar is not None:
-            self._bar.update(n)
-        elif self.enabled and self.done / self.total >= self._next_line:
-            while self._next_line <= self.done / self.total:
-                self._next_line += 0.1
-            elapsed = time.monotonic() - self._t0
-            print(f"{self.desc}: {self.done}/{self.total} {self.unit}s ({elapsed:.0f} s)", file=self.stream)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
 
 
 def _hash_files(items: Sequence[Item], problems: list[Problem]) -> tuple[dict[Path, str], list[Item]]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from s2w_eval.clikit import report_problems
+from s2w_eval.clikit import format_option, render_rows, report_problems
 from s2w_eval.errors import EXIT_DATA, EXIT_OK, UsageError
 
-TABLE_FORMATS = ("github", "simple", "plain", "pipe", "latex", "latex_booktabs", "tsv", "rst", "grid")
 LABEL_SCHEMES = ("valence2", "valence3", "quadrant")  # s2w_eval.vocab.SCHEMES (tested equal)
 
 
@@ -31,10 +30,8 @@ def label_options(f):
     )(f)
 
 
-def _count_table(rows, labels: str) -> str:
+def _count_table(rows, labels: str, fmt: str) -> str:
     """splices per split and class of the label scheme."""
-    from tabulate import tabulate
-
     from s2w_eval.vocab import SCHEMES
 
     classes = SCHEMES[labels].classes
@@ -43,7 +40,7 @@ def _count_table(rows, labels: str) -> str:
         c = counts.setdefault(r["split"], dict.fromkeys(classes, 0))
         c[r["emotion"]] += 1
     table = [[s, sum(c.values()), *c.values()] for s, c in sorted(counts.items())]
-    return tabulate(table, headers=["split", "splices", *classes], tablefmt="github")
+    return render_rows(table, ["split", "splices", *classes], fmt)
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -82,7 +79,9 @@ def data() -> None:
 
 @data.command("prepare")
 @click.argument("source", type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write"
+)
 @click.option(
     "--seconds", type=click.Choice(["3", "10"]), default="3", show_default=True, help="splice length"
 )
@@ -119,12 +118,13 @@ def data() -> None:
 @click.option("--fps", type=int, default=10, show_default=True, help="frames per second kept")
 @click.option("--size", default="100", show_default=True, help="frame size N or HxW")
 @label_options
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("-q", "--quiet", is_flag=True, help="no progress output")
 @click.option(
     "--replace",
     is_flag=True,
     help="start OUT over: its index is rewritten from this call alone (default: merge by movie)",
 )
+@format_option
 def prepare_cmd(
     source,
     out,
@@ -140,6 +140,7 @@ def prepare_cmd(
     neutral_band,
     quiet,
     replace,
+    fmt,
 ):
     """Cut SOURCE's movies into splices (frames HSV 10 fps 100x100, 16 kHz audio, label) in the folder OUT.
 
@@ -165,10 +166,11 @@ def prepare_cmd(
         labels=labels,
         neutral_band=neutral_band,
     )
-    click.echo(_count_table(res.rows, labels))
+    click.echo(_count_table(res.rows, labels, fmt))
     click.echo(
-        f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
-        f"dataset.json, shards/"
+        err=fmt == "json",
+        message=f"prepared {len(res.prepared)} movie(s), reused {len(res.reused)}; wrote {res.out}/samples.csv, "
+        f"dataset.json, shards/",
     )
     return report_problems(res.problems)
 
@@ -189,9 +191,9 @@ def prepare_cmd(
     show_default=True,
 )
 @click.option(
-    "--out", "out", default=None, type=click.Path(path_type=str), help="also write the table as CSV"
+    "-o", "--out", "out", default=None, type=click.Path(path_type=str), help="also write the table as CSV"
 )
-@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="github", show_default=True)
+@format_option
 @label_options
 @click.option(
     "--group-by",
@@ -223,8 +225,6 @@ def labels_cmd(
     SOURCE: a COGNIMUSE-format folder, or DEAP's participant_ratings.csv (one row per video: mean ratings,
     label, and the splice counts `data deap` makes from the one-minute highlight clips).
     """
-    from tabulate import tabulate
-
     from s2w_eval.results import atomic_write_csv
     from s2w_eval.vocab import SCHEMES
 
@@ -243,10 +243,10 @@ def labels_cmd(
             test_splices=test_splices,
             overlap=overlap,
         )
-        click.echo(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, tablefmt=fmt))
+        click.echo(render_rows([[r.get(c, "") for c in cols] for r in rows], cols, fmt))
         if out:
             atomic_write_csv(out, rows, cols)
-            click.echo(f"wrote {out}")
+            click.echo(f"wrote {out}", err=fmt == "json")
         return EXIT_OK
 
     from .data.prepare import label_table
@@ -269,17 +269,19 @@ def labels_cmd(
         *SCHEMES[labels].classes,
         "past_annotation_end",
     ]
-    click.echo(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, tablefmt=fmt))
+    click.echo(render_rows([[r.get(c, "") for c in cols] for r in rows], cols, fmt))
     if out:
         atomic_write_csv(out, rows, cols + ["annotation_end_s"])
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {out}", err=fmt == "json")
     return report_problems(problems)
 
 
 @data.command("deap")
 @click.argument("ratings", type=click.Path(path_type=str))
 @click.argument("videos", type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write"
+)
 @click.option(
     "--group-by",
     type=click.Choice(["experiment", "trial"]),
@@ -318,7 +320,8 @@ def labels_cmd(
 @click.option("--downmix", type=click.Choice(["average", "left"]), default="average", show_default=True)
 @click.option("--fps", type=int, default=10, show_default=True, help="frames per second kept")
 @click.option("--size", default="100", show_default=True, help="frame size N or HxW")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("-q", "--quiet", is_flag=True, help="no progress output")
+@format_option
 def deap_cmd(
     ratings,
     videos,
@@ -337,6 +340,7 @@ def deap_cmd(
     fps,
     size,
     quiet,
+    fmt,
 ):
     """DEAP's participant_ratings.csv + its music videos (VIDEOS: files named by Experiment_id, 1.mp4 ...) ->
     a splice dataset in OUT, each splice labelled from its video's mean ratings (videos 17, 18 skipped)."""
@@ -365,16 +369,19 @@ def deap_cmd(
         downmix=downmix,
         progress=not quiet,
     )
-    click.echo(_count_table(res.rows, labels))
+    click.echo(_count_table(res.rows, labels, fmt))
     click.echo(
         f"prepared {len(res.prepared)} video(s), reused {len(res.reused)} (labels grouped by {group_by}); "
-        f"wrote {res.out}/samples.csv, dataset.json, shards/"
+        f"wrote {res.out}/samples.csv, dataset.json, shards/",
+        err=fmt == "json",
     )
     return report_problems(res.problems)
 
 
 @data.command("synth")
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="SOURCE folder to write")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(path_type=str), help="SOURCE folder to write"
+)
 @click.option("--minutes", type=float, default=3.0, show_default=True, help="total minutes of material")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -382,8 +389,9 @@ def deap_cmd(
 )
 @click.option("--fps", type=int, default=25, show_default=True, help="frame rate of the written videos")
 @click.option("--size", default="120x160", show_default=True, help="frame size HxW of the written videos")
-@click.option("--quiet", is_flag=True, help="no progress bars")
-def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
+@click.option("-q", "--quiet", is_flag=True, help="no progress output")
+@format_option
+def synth_cmd(out, minutes, seed, movies, fps, size, quiet, fmt):
     """Write synthetic emotional movies (video.mp4 + emotion/intended_1.dat + chords.lab) for `data prepare`."""
     from .data.synth import synthesize
 
@@ -397,18 +405,22 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
         progress=not quiet,
         log=lambda m: click.echo(m, err=True),
     )
-    click.echo(f"wrote {len(folders)} movie(s) to {out}: {', '.join(f.name for f in folders)}")
-    from tabulate import tabulate
-
+    click.echo(
+        f"wrote {len(folders)} movie(s) to {out}: {', '.join(f.name for f in folders)}", err=fmt == "json"
+    )
     from .data.synth import scene_table
 
-    click.echo(tabulate(scene_table(out), headers="keys", tablefmt="github"))
+    scenes = scene_table(out)
+    headers = list(scenes[0]) if scenes else []
+    click.echo(render_rows([[r.get(h, "") for h in headers] for r in scenes], headers, fmt))
     return EXIT_OK
 
 
 @data.command("import-npz")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(path_type=str), help="dataset folder to write"
+)
 @click.option(
     "--split",
     type=click.Choice(["auto", "train", "test"]),
@@ -417,7 +429,7 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet):
     help="auto: from the file name (_train / _test)",
 )
 @click.option("--val-fraction", type=float, default=0.1, show_default=True)
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("-q", "--quiet", is_flag=True, help="no progress output")
 @click.option(
     "--replace",
     is_flag=True,

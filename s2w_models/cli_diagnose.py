@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from s2w_eval.clikit import format_option, render_rows
+
 
 @click.command("diagnose")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
@@ -27,31 +29,29 @@ import click
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), default=None, help="write the JSON here"
 )
-@click.option("--format", "fmt", default="github", show_default=True, help="table format (tabulate)")
+@format_option
 def diagnose(checkpoint, data_dir, split, clips, seconds, seed, device, run_dir, json_path, fmt):
     """Validation NLL with the true vs a shuffled condition, and the KL between the output distributions for
     different scenes on the same audio context. Writes the JSON to --json, else <run>/diagnostics.json with
     --run, else diagnostics.json beside CHECKPOINT."""
-    from tabulate import tabulate
-
     from s2w_eval.results import atomic_write_json
 
     from .diagnose import diagnose as run_diagnose
     from .diagnose import rows
 
     d = run_diagnose(checkpoint, data_dir, split, clips, seconds, seed, device)
+    aside = fmt == "json"  # stdout holds the JSON document alone
     click.echo(
-        f"{d['model']} ({d['preset']}) on {d['clips']} {split} clips "
-        f"({', '.join(f'{k} {v}' for k, v in d['emotions'].items())}), first {d['seconds']:g} s of each"
+        err=aside,
+        message=f"{d['model']} ({d['preset']}) on {d['clips']} {split} clips "
+        f"({', '.join(f'{k} {v}' for k, v in d['emotions'].items())}), first {d['seconds']:g} s of each",
     )
-    click.echo(
-        tabulate(rows(d), headers=["measure", "value", "meaning"], tablefmt=fmt, disable_numparse=True)
-    )
-    click.echo(d["verdict"])
+    click.echo(render_rows(rows(d), ["measure", "value", "meaning"], fmt))
+    click.echo(d["verdict"], err=aside)
     if json_path is None:
         json_path = (
             Path(run_dir) / "diagnostics.json" if run_dir else Path(checkpoint).parent / "diagnostics.json"
         )
     atomic_write_json(json_path, d)
-    click.echo(f"wrote {json_path}")
+    click.echo(f"wrote {json_path}", err=aside)
     return 0

@@ -27,7 +27,7 @@ from s2w_eval.errors import EXIT_OK
     help="A prepared dataset folder (`s2w-models data prepare`).",
 )
 @click.option(
-    "--out", "out_run", required=True, type=click.Path(path_type=Path), help="The run folder to write."
+    "-o", "--out", "out_run", required=True, type=click.Path(path_type=Path), help="The run folder to write."
 )
 @click.option(
     "--protocol",
@@ -84,7 +84,7 @@ from s2w_eval.errors import EXIT_OK
     help="Scene2Wav sampler arithmetic: fp32 is exact; bf16 is faster on CPUs with AVX512-BF16/AMX and GPUs.",
 )
 @click.option("--no-video", is_flag=True, help="Do not write the scene videos under scenes/.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def generate(
     checkpoints,
     data_dir,

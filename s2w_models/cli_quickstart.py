@@ -9,6 +9,7 @@ import click
 
 @click.command()
 @click.option(
+    "-o",
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("quickstart"),
@@ -36,7 +37,7 @@ import click
     help="Perceptual metrics for `s2w-eval pam`.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--quiet", is_flag=True, help="No progress bars (step lines are still printed).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output (step lines are still printed).")
 def quickstart(out, minutes, clips, small, metrics, device, quiet):
     """Run the whole product end to end under OUT: synthesize emotional scenes, prepare them, train the tiny CNN,
     encoder (ConvSeq2Seq baseline) and Scene2Wav, generate a run for held-out scenes, score it (`s2w-eval pam`,

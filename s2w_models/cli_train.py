@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
+from s2w_eval.clikit import format_option
 from s2w_eval.errors import UsageError
 
 STAGE_CHOICES = ("cnn", "encoder", "scene2wav", "all")
 
 
 def _fmt_table(rows, headers, fmt):
-    from tabulate import tabulate
+    from s2w_eval.clikit import render_rows
 
-    return tabulate(rows, headers=headers, tablefmt=fmt)
+    return render_rows(rows, headers, fmt)
 
 
 @click.command("train")
@@ -25,6 +26,7 @@ def _fmt_table(rows, headers, fmt):
     help="prepared dataset folder (s2w-models data prepare); uses its train and val splits",
 )
 @click.option(
+    "-o",
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
@@ -55,9 +57,10 @@ def _fmt_table(rows, headers, fmt):
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
 @click.option("--bf16", is_flag=True, help="bf16 autocast (GPU)")
-@click.option("--no-progress", is_flag=True, help="no progress bars")
-@click.option("--format", "fmt", default="github", show_default=True, help="table format (tabulate)")
-def train(stage, data_dir, out_dir, preset, overrides, resume, init, device, bf16, no_progress, fmt):
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--no-progress", is_flag=True, hidden=True, help="Old name of --quiet.")
+@format_option
+def train(stage, data_dir, out_dir, preset, overrides, resume, init, device, bf16, quiet, no_progress, fmt):
     """Train STAGE: cnn, encoder (encoder + ConvSeq2Seq baseline), scene2wav (conditional SampleRNN), or all.
 
     Ctrl-C finishes the batch in flight, writes <out>/<stage>/last.pt and stops; --resume continues.
@@ -76,7 +79,7 @@ def train(stage, data_dir, out_dir, preset, overrides, resume, init, device, bf1
         resume=resume,
         device=device,
         amp=bf16,
-        progress=not no_progress,
+        progress=not (quiet or no_progress),
         init=init,
     )
     import os
@@ -93,7 +96,7 @@ def train(stage, data_dir, out_dir, preset, overrides, resume, init, device, bf1
     )
     notes = {s["logging"] for s in out.values() if s.get("logging")}
     for n in notes:
-        click.echo(f"note: {n}")
+        click.echo(f"note: {n}", err=fmt == "json")
     if any(s["status"] == "interrupted" for s in out.values()):
         click.echo("interrupted: checkpoint saved; rerun with --resume to continue", err=True)
         return 130
@@ -189,7 +192,7 @@ def describe_rows(cfg, seconds: float | None = None):
 @click.option("--preset", default="paper", show_default=True, type=click.Choice(["paper", "small", "tiny"]))
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE", help="override a setting")
 @click.option("--seconds", type=float, default=3.0, show_default=True, help="clip length for the shapes")
-@click.option("--format", "fmt", default="github", show_default=True, help="table format (tabulate)")
+@format_option
 def describe(preset, overrides, seconds, fmt):
     """Print each network of a configuration with its parameter count and the shapes along one clip."""
     from .config import apply_overrides
@@ -200,8 +203,9 @@ def describe(preset, overrides, seconds, fmt):
     cfg = apply_overrides(get_preset(preset), list(overrides))
     rows = describe_rows(cfg, seconds)
     click.echo(
-        f"preset {preset}, {seconds:g} s clip at {cfg.data.sample_rate} Hz, {cfg.data.fps} frames/s, "
-        f"conditioning {cfg.samplernn.conditioning}, quantisation {cfg.samplernn.quantization}"
+        err=fmt == "json",
+        message=f"preset {preset}, {seconds:g} s clip at {cfg.data.sample_rate} Hz, {cfg.data.fps} frames/s, "
+        f"conditioning {cfg.samplernn.conditioning}, quantisation {cfg.samplernn.quantization}",
     )
     click.echo(
         _fmt_table(

@@ -368,9 +368,8 @@ def generate_run(
     per-step log-probabilities then differ by ~1e-2). Returns a `GenerateResult`;
     problems (a clip whose output is not finite, a video that could not be written) are collected, the rest done.
     """
-    from tqdm.auto import tqdm
-
     from s2w_eval.io.audio import write_wav
+    from s2w_eval.progress import Progress
 
     from .data.dataset import SpliceDataset
 
@@ -503,13 +502,8 @@ def generate_run(
         result.skipped[cond] = len(ids) - len(todo)
         result.generated[cond] = 0
         t_model = 0.0
-        bar = tqdm(
-            total=len(todo) * n_samples,
-            unit="sample",
-            unit_scale=True,
-            disable=not progress,
-            desc=f"{cond} ({len(todo)} clips)",
-            dynamic_ncols=True,
+        bar = Progress(
+            len(todo) * n_samples, f"{cond} ({len(todo)} clips)", "sample", enabled=bool(progress)
         )
         try:
             for start in range(0, len(todo), batch_size):

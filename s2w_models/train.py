@@ -737,7 +737,7 @@ def run_stage(
                 }
             )
 
-    from tqdm.auto import tqdm
+    from s2w_eval.progress import Progress
 
     try:
         with StopFlag() as flag:
@@ -745,12 +745,12 @@ def run_stage(
                 if scfg.max_steps and st.step >= scfg.max_steps:
                     break
                 batches = epoch_batches(len(train_ds), gbatch, cfg.train.seed, st.epoch)
-                bar = tqdm(
-                    total=len(batches),
+                bar = Progress(
+                    len(batches),
+                    f"{stage} epoch {st.epoch + 1}/{scfg.epochs}",
+                    "batch",
+                    enabled=bool(progress and dist.main),
                     initial=st.batch,
-                    desc=f"{stage} epoch {st.epoch + 1}/{scfg.epochs}",
-                    disable=not (progress and dist.main),
-                    leave=False,
                 )
                 losses = st.epoch_losses  # appended in place, so it is saved in every checkpoint
                 while st.batch < len(batches):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
+from ..clikit import format_option, render_rows
 from ..errors import UsageError
 from ..protocols import (
     PACKAGED_PROTOCOLS,
@@ -49,7 +49,7 @@ def validate(files: tuple[str, ...]) -> int:
 
 
 @protocol.command("list")
-@click.option("--format", "fmt", default="github", show_default=True, help="tabulate table format")
+@format_option
 def list_cmd(fmt: str) -> int:
     """List the protocols shipped with s2w (name, version, duration, sample rate, conditions, file)."""
     rows = []
@@ -72,11 +72,8 @@ def list_cmd(fmt: str) -> int:
             ]
         )
     click.echo(
-        tabulate(
-            rows,
-            headers=["name", "version", "duration (s)", "sample rate", "conditions", "metrics", "file"],
-            tablefmt=fmt,
-            disable_numparse=True,
+        render_rows(
+            rows, ["name", "version", "duration (s)", "sample rate", "conditions", "metrics", "file"], fmt
         )
     )
     return 0

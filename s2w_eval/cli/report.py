@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from ..clikit import parse_list, report_problems
+from ..clikit import parse_list, quiet_option, report_problems
 
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
+    "-o",
     "--out",
     "out_root",
     type=click.Path(path_type=Path),
@@ -48,20 +49,20 @@ from ..clikit import parse_list, report_problems
     "audio files by relative paths.",
 )
 @click.option("--no-compare", is_flag=True, help="With several runs, skip the side-by-side report.")
-def report(runs, out_root, formats, results_root, max_figures, embed_audio, no_compare):
+@quiet_option
+def report(runs, out_root, formats, results_root, max_figures, embed_audio, no_compare, quiet):
     """Render the report of each RUN from its result files only (pam, chords, survey): the paper's Table 3
     (PAM, with CIs and tests), Tables 4-5 (chords, emotion accuracy with Wilson CIs), Figs. 9-10 (survey),
     waveform/spectrogram figures, an audio player for every clip and the provenance of every number. RUN is a result folder (reports/<run>/)
     or a run folder (its results are read from --results/<run name>/, its audio is drawn). With several
     RUNs a side-by-side report is written too (OUT/compare-<a>-vs-<b>/)."""
-    from tqdm import tqdm
-
+    from ..progress import track
     from ..report import FORMATS, build_comparison, build_report, resolve_inputs, write_report
 
     fmts = parse_list(formats, FORMATS, "format") or ["html"]
     results = resolve_inputs(list(runs), results_root)
     problems = []
-    for res in tqdm(results, desc="reports", unit="run", disable=None):
+    for res in track(results, "reports", "run", enabled=not quiet):
         rep, figures = build_report(res, max_figures=max_figures)
         target = (out_root / res.name) if out_root is not None else res.result_dir
         if res.result_dir.is_dir() or out_root is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import report_problems
+from ..clikit import format_option, quiet_option, render_rows, report_problems
 from ..errors import EXIT_DATA, EXIT_OK, Problem
 
 
@@ -62,6 +62,7 @@ def _resolve(protocol, long, run):
     help="Seed of the A/B order and item order (default: the protocol's survey seed).",
 )
 @click.option(
+    "-o",
     "--out",
     type=click.Path(file_okay=False),
     default=None,
@@ -81,7 +82,8 @@ def _resolve(protocol, long, run):
     show_default=True,
     help="Level matching of audio clips (rms: -20 dBFS RMS, peaks below -1 dBFS; none: copy files).",
 )
-def build(run, protocol, long, base_url, pairs, raters, checks, seed, out, media, loudness) -> int:
+@quiet_option
+def build(run, protocol, long, base_url, pairs, raters, checks, seed, out, media, loudness, quiet) -> int:
     """Write layout.html, hit.html, batch.csv, media/, answer_key.csv and manifest.json for RUN."""
     from ..survey.build import PlainHttpWarning, build_survey
     from ..survey.design import design_from_protocol, parse_pairs
@@ -112,6 +114,7 @@ def build(run, protocol, long, base_url, pairs, raters, checks, seed, out, media
             out=out,
             media=media,
             loudness=loudness,
+            progress=not quiet,
         )
     for w in caught:
         if issubclass(w.category, PlainHttpWarning):
@@ -192,6 +195,7 @@ def preview(directory, row, port) -> int:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "-o",
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
@@ -207,18 +211,12 @@ def preview(directory, row, port) -> int:
 @click.option(
     "--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
-    default="github",
-    show_default=True,
-    help="Console table format.",
-)
-def simulate(directory, prefer, raters, careless, none_share, seed, out, power_runs, alpha, fmt) -> int:
+@format_option
+@quiet_option
+def simulate(
+    directory, prefer, raters, careless, none_share, seed, out, power_runs, alpha, fmt, quiet
+) -> int:
     """Simulate a crowd answering the survey built in DIRECTORY (marketplace results format)."""
-    from tabulate import tabulate
-
     from ..survey.simulate import parse_preference, power
     from ..survey.simulate import simulate as run_sim
 
@@ -233,9 +231,10 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
             none_share=none_share,
             seed=seed,
             alpha=alpha,
+            progress=not quiet,
         )
         click.echo(
-            tabulate(
+            render_rows(
                 [
                     [
                         r["emotion"],
@@ -257,7 +256,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
                     "surveys",
                     f"power (alpha {alpha})",
                 ],
-                tablefmt=fmt,
+                fmt=fmt,
             )
         )
         if out:
@@ -276,7 +275,9 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     path, truth = run_sim(
         directory, prefs, raters=raters, careless=careless, none_share=none_share, seed=seed, out=out
     )
-    click.echo(f"wrote {path} ({len(truth['workers'])} raters, {len(truth['careless'])} careless)")
+    click.echo(
+        f"wrote {path} ({len(truth['workers'])} raters, {len(truth['careless'])} careless)", err=fmt == "json"
+    )
     return EXIT_OK
 
 
@@ -290,6 +291,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     help="answer_key.csv written by `survey build` (its manifest.json beside it is read too).",
 )
 @click.option(
+    "-o",
     "--out",
     type=click.Path(file_okay=False),
     default=None,
@@ -334,14 +336,7 @@ def simulate(directory, prefer, raters, careless, none_share, seed, out, power_r
     help="Prolific's participant export; RESULTS is then the responses your study endpoint collected.",
 )
 @click.option("--no-plots", is_flag=True, help="Skip the PNG/SVG charts.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["github", "latex", "csv", "plain", "simple"]),
-    default="github",
-    show_default=True,
-    help="Console table format.",
-)
+@format_option
 def aggregate(
     results,
     key,
@@ -376,7 +371,7 @@ def aggregate(
     click.echo(console_tables(an, fmt))
     for note in an.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"\nwrote {out_dir}: " + ", ".join(sorted({p.name for p in files})))
+    click.echo(f"\nwrote {out_dir}: " + ", ".join(sorted({p.name for p in files})), err=fmt == "json")
     problems: list[Problem] = an.problems(str(results))
     rejected = [p for p in problems if p.message.startswith("rejected")]
     for p in rejected:

@@ -883,4 +883,8 @@ def console_tables(an: Analysis, fmt: str = "github") -> str:
         krows = [["all", pv(an.kappa["all"]["kappa"]), an.kappa["all"]["subjects"]]]
         krows += [[k, pv(v["kappa"]), v["subjects"]] for k, v in an.kappa["per_pair"].items()]
         parts.append(table_text(krows, headers=["Fleiss' kappa", "kappa", "subjects"]))
+    if fmt == "json":  # one JSON document: every table, in the order the other formats print them
+        import json
+
+        return json.dumps({"tables": [json.loads(p) for p in parts]}, indent=2, ensure_ascii=False)
     return "\n\n".join(parts)

@@ -205,6 +205,7 @@ def build_survey(
     out: str | Path | None = None,
     media: str = "auto",
     loudness: str = "rms",
+    progress: bool | None = None,
 ) -> BuildResult:
     if media not in MEDIA_KINDS:
         raise UsageError(f"unknown media kind {media!r}", fix=f"choose from {', '.join(MEDIA_KINDS)}")
@@ -271,9 +272,9 @@ def build_survey(
     level = {"rms": "RMS -20 dBFS (peak <= -1 dBFS)", "peak": "peak -1 dBFS", "none": "level unchanged"}[
         loudness
     ]
-    from tqdm import tqdm
+    from ..progress import track
 
-    for sid in tqdm(order, desc="survey clips", unit="sample", disable=None, leave=False):
+    for sid in track(order, "survey clips", "sample", enabled=progress):
         for cond in conditions:
             src = run.conditions[cond][sid]
             video = scene_of(sid) if media == "video" else None

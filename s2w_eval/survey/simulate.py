@@ -245,6 +245,7 @@ def power(
     none_share: float = 0.1,
     seed: int = 0,
     alpha: float = 0.05,
+    progress: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Share of simulated surveys in which each stated pair comes out significant in the stated direction."""
     from ..results import rows_to_csv
@@ -265,9 +266,9 @@ def power(
     import csv
     import io
 
-    from tqdm import tqdm
+    from ..progress import track
 
-    for r in tqdm(range(runs), desc="simulated surveys", unit="survey", disable=None, leave=False):
+    for r in track(range(runs), "simulated surveys", "survey", enabled=progress):
         rows, _ = simulate_rows(
             key, batch, prefs, raters=n, careless=careless, none_share=none_share, seed=seed + r
         )

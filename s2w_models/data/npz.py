@@ -10,7 +10,6 @@ stored in these files, so each file is one "movie" (its file name), and the spli
 from __future__ import annotations
 
 import re
-import sys
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,7 +70,7 @@ def import_npz(
 ):
     """Import npz files; returns (rows, problems). An existing dataset in `out` is merged with by movie
     (one npz file is one movie); `replace` starts it over."""
-    from tqdm import tqdm
+    from s2w_eval.progress import Progress
 
     if split not in ("auto", "train", "test"):
         raise UsageError(f"--split must be auto, train or test, got {split!r}")
@@ -135,7 +134,7 @@ def import_npz(
                 cfg_seen = cfg
                 shard = _Shard(out, name, n, cfg)
                 try:
-                    bar = tqdm(total=n, desc=path.name, unit="clip", disable=not progress, file=sys.stderr)
+                    bar = Progress(n, path.name, "clip", enabled=bool(progress))
                     with bar:
                         for i, block in _rows(fh, vshape, vdtype):
                             if block.dtype.kind == "f":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,9 +118,9 @@ class PrepareResult:
 
 
 def _echo(msg: str) -> None:
-    from tqdm import tqdm
+    from s2w_eval.progress import echo
 
-    tqdm.write(msg, file=sys.stderr)
+    echo(msg)
 
 
 # ------------------------------------------------------------------------------------------------- discovery
@@ -394,7 +393,7 @@ def prepare_movie(
     log: Callable[[str], None] = _echo,
 ) -> dict[str, Any]:
     """Prepare one movie (or reuse it); returns its marker {rows, notes, ...}. Raises S2WError on a bad input."""
-    from tqdm import tqdm
+    from s2w_eval.progress import Progress
 
     if movie.video is None:
         raise DataError(
@@ -439,14 +438,7 @@ def prepare_movie(
         raise DataError(f"video too short for one {cfg.seconds} s splice ({duration:g} s)", movie.video)
     shard = _Shard(out, movie.name, n, cfg)
     try:
-        bar = tqdm(
-            total=n,
-            desc=f"{movie.name} frames",
-            unit="splice",
-            disable=not progress,
-            leave=False,
-            file=sys.stderr,
-        )
+        bar = Progress(n, f"{movie.name} frames", "splice", enabled=bool(progress))
         with bar:
             done = extract_frames(movie.video, shard.frames, 0, n, 0.0, cfg, bar)
         padded = extract_audio(movie.video, shard.audio, 0, n, 0.0, cfg)
@@ -491,7 +483,8 @@ def prepare_clips(
 ) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
     """Clips CSV (file, start, end, valence [, arousal] [, split]): one shard per file."""
     import pandas as pd
-    from tqdm import tqdm
+
+    from s2w_eval.progress import track
 
     try:
         df = pd.read_csv(csv_path)
@@ -511,7 +504,7 @@ def prepare_clips(
     for i, rec in df.iterrows():
         groups.setdefault(str(rec["file"]), []).append((i + 2, rec))  # +2: header line, 1-based
     stems: dict[str, str] = {}  # shard / movie name -> the file that owns it
-    for file, recs in tqdm(groups.items(), desc="clips", unit="file", disable=not progress, file=sys.stderr):
+    for file, recs in track(groups.items(), "clips", "file", enabled=bool(progress)):
         video = (csv_path.parent / file).resolve()
         name = Path(file).stem
         try:
@@ -661,7 +654,7 @@ def prepare(
         )
     if not 0 <= val_fraction < 1:
         raise UsageError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    from tqdm import tqdm
+    from s2w_eval.progress import track
 
     source, out = Path(source), Path(out)
     cfg = PrepareConfig(
@@ -703,7 +696,7 @@ def prepare(
                 )
             found = [m for m in found if m.name in movies]
         movie_split, split_rule = split_movies([m.name for m in found], split, source)
-        for movie in tqdm(found, desc="movies", unit="movie", disable=not progress, file=sys.stderr):
+        for movie in track(found, "movies", "movie", enabled=bool(progress)):
             try:
                 marker = prepare_movie(movie, out, cfg, progress=progress, log=log)
             except S2WError as err:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -364,7 +363,7 @@ def _fmt_time(t: float) -> str:
 
 
 def synth_movie(folder: Path, index: int, cfg: SynthConfig, progress: bool = True) -> dict[str, Any]:
-    from tqdm import tqdm
+    from s2w_eval.progress import Progress
 
     rng = np.random.default_rng([cfg.seed, index])
     duration = float(cfg.movie_seconds)
@@ -373,14 +372,7 @@ def synth_movie(folder: Path, index: int, cfg: SynthConfig, progress: bool = Tru
     audio, chords = render_audio(scenes, duration, cfg, rng)
     frame_rng = np.random.default_rng([cfg.seed, index, 1])
     n_frames = int(round(duration * cfg.fps))
-    with tqdm(
-        total=n_frames,
-        desc=f"{folder.name}",
-        unit="frame",
-        disable=not progress,
-        leave=False,
-        file=sys.stderr,
-    ) as bar:
+    with Progress(n_frames, folder.name, "frame", enabled=bool(progress)) as bar:
         write_video(
             folder / "video.mp4",
             render_frames(scenes, duration, cfg, frame_rng, bar),
@@ -447,7 +439,7 @@ def synthesize(
 
     A movie whose `synth.json` matches these settings is reused (resumable per movie).
     """
-    from tqdm import tqdm
+    from s2w_eval.progress import track
 
     from ..config import bounded
 
@@ -470,7 +462,7 @@ def synthesize(
     out.mkdir(parents=True, exist_ok=True)
     folders = []
     for i, name in enumerate(
-        tqdm(movie_names(movies), desc="synth", unit="movie", disable=not progress, file=sys.stderr)
+        track(movie_names(movies), "synth", "movie", enabled=bool(progress))
     ):
         folder = out / name
         marker = folder / "synth.json"
