@@ -12,6 +12,7 @@ give the same distances (relative difference < 1e-4).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -57,7 +58,11 @@ def bench_clips(quick: bool) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     else seeded noise of the same size (3 s, 44.1 kHz stereo interleaved = 266240 samples)."""
     from s2w_eval.features.dpam import load_paper2020
 
-    root = REPO.parent / "shared" / "data" / "scene2wav-samples" / "cognimuse-3s"
+    root = (
+        Path(os.environ.get("S2W_TEST_DATA") or REPO.parent / "shared" / "data")
+        / "scene2wav-samples"
+        / "cognimuse-3s"
+    )
     samples = ["N1", "N2", "P1"] if quick else ["N1", "N2", "N3", "N4", "P1", "P2", "P3", "P4"]
     if (root / "target").is_dir():
         pairs = []

@@ -28,6 +28,7 @@ clip), said in the output. --seconds S scores only the first S seconds of every 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -44,7 +45,7 @@ if str(REPO) not in sys.path:
 def make_bench_run(
     root: Path, n_samples: int, conditions: list[str], seconds: float, sr: int = 16000
 ) -> Path:
-    """A run of harmonic tones + noise (seeded), DESIGN.md section 3 layout."""
+    """A run of harmonic tones + noise (seeded), the run layout of docs/generation.md."""
     from s2w_eval.io.audio import write_wav
 
     rng = np.random.default_rng(0)
@@ -227,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--bf16-deviation",
         nargs="?",
-        const=REPO.parent / "shared" / "data" / "scene2wav-samples" / "cognimuse-3s",
+        const=Path(os.environ.get("S2W_TEST_DATA") or REPO.parent / "shared" / "data")
+        / "scene2wav-samples"
+        / "cognimuse-3s",
         type=Path,
         metavar="RUN",
         help="only measure bf16 against float32 on a run's clips (default: the published 3 s samples)",

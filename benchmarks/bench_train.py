@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         "--batch",
         type=int,
         default=16,
-        help="paper-size batch (authors: 128 on a GPU; performance.md anchors 4 and 16)",
+        help="paper-size batch (authors: 128 on a GPU; our speed anchors are at 4 and 16)",
     )
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)

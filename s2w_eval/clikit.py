@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -31,6 +32,24 @@ class LazyGroup(click.Group):
             module, attr = self.lazy_commands[name].split(":")
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
+
+
+@contextmanager
+def in_cli_words(
+    params: Mapping[str, str] | None = None, fixes: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """Re-raise a library error in the command's words: a `param` the command names otherwise becomes its
+    option's name (`{"checkpoints": "checkpoint"}`: the error shows as --checkpoint), and a fix text found in
+    `fixes` is replaced by the command's (one naming its flag). Use it as a context manager or a decorator."""
+    try:
+        yield
+    except S2WError as exc:
+        if params and exc.param in params:
+            exc.param = params[exc.param]
+        if fixes and exc.fix in fixes:
+            exc.fix = fixes[exc.fix]
+        exc.args = (exc.format(),)
+        raise
 
 
 def report_problems(problems: Sequence[Problem], stream=None) -> int:

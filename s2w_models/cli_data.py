@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import click
 
-from s2w_eval.clikit import format_option, render_rows, report_problems
+from s2w_eval.clikit import format_option, in_cli_words, render_rows, report_problems
 from s2w_eval.errors import EXIT_DATA, EXIT_OK, UsageError
 
 LABEL_SCHEMES = ("valence2", "valence3", "quadrant")  # s2w_eval.vocab.SCHEMES (tested equal)
+
+
+#: the library's fix for a folder that holds another dataset (data.index.REPLACE_FIX), naming the option
+_REPLACE_FIX = "write to another folder, or start this one over (--replace)"
 
 
 def label_options(f):
@@ -147,25 +151,27 @@ def prepare_cmd(
     SOURCE: one folder per movie with video.mp4 and emotion/intended_1.dat, or a clips CSV
     (file,start,end,valence[,arousal][,split]). Rerunning reuses the movies already prepared.
     """
+    from .data.index import REPLACE_FIX
     from .data.prepare import prepare
 
     movie_list = [m.strip() for m in movies.split(",") if m.strip()] if movies else None
-    res = prepare(
-        source,
-        out,
-        int(seconds),
-        fps=fps,
-        size=_size(size),
-        downmix=downmix,
-        split=split,
-        val_fraction=val_fraction,
-        short_annotations=short_annotations,
-        movies=movie_list,
-        progress=not quiet,
-        replace=replace,
-        labels=labels,
-        neutral_band=neutral_band,
-    )
+    with in_cli_words(fixes={REPLACE_FIX: _REPLACE_FIX}):
+        res = prepare(
+            source,
+            out,
+            int(seconds),
+            fps=fps,
+            size=_size(size),
+            downmix=downmix,
+            split=split,
+            val_fraction=val_fraction,
+            short_annotations=short_annotations,
+            movies=movie_list,
+            progress=not quiet,
+            replace=replace,
+            labels=labels,
+            neutral_band=neutral_band,
+        )
     click.echo(_count_table(res.rows, labels, fmt))
     click.echo(
         err=fmt == "json",
@@ -437,9 +443,11 @@ def synth_cmd(out, minutes, seed, movies, fps, size, quiet, fmt):
 )
 def import_npz_cmd(files, out, split, val_fraction, quiet, replace):
     """Import the authors' npz files (HSL_data, audio, emotion) into a dataset folder, streaming."""
+    from .data.index import REPLACE_FIX
     from .data.npz import import_npz
 
-    rows, problems = import_npz(files, out, split, val_fraction, progress=not quiet, replace=replace)
+    with in_cli_words(fixes={REPLACE_FIX: _REPLACE_FIX}):
+        rows, problems = import_npz(files, out, split, val_fraction, progress=not quiet, replace=replace)
     click.echo(f"imported {len(rows)} clip(s) into {out}")
     return report_problems(problems) if problems else EXIT_OK
 

@@ -1,4 +1,4 @@
-"""`s2w-models generate`: generate a run (DESIGN.md section 3) with Scene2Wav and/or the baseline."""
+"""`s2w-models generate`: generate a run (docs/generation.md) with Scene2Wav and/or the baseline."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from s2w_eval.clikit import parse_list, report_problems
+from s2w_eval.clikit import in_cli_words, parse_list, report_problems
 from s2w_eval.errors import EXIT_OK
 
 
@@ -111,23 +111,24 @@ def generate(
     from .generate import MODELS, generate_run
 
     chosen = parse_list(models, MODELS, "model")
-    res = generate_run(
-        list(checkpoints),
-        data_dir,
-        out_run,
-        split=split,
-        n=n,
-        seed=seed,
-        protocol=protocol,
-        temperature=temperature,
-        top_k=top_k or None,
-        batch_size=batch_size,
-        device=device,
-        models=chosen,
-        video=not no_video,
-        progress=not quiet,
-        precision=precision,
-    )
+    with in_cli_words({"checkpoints": "checkpoint", "data_dir": "data", "out_run": "out"}):
+        res = generate_run(
+            list(checkpoints),
+            data_dir,
+            out_run,
+            split=split,
+            n=n,
+            seed=seed,
+            protocol=protocol,
+            temperature=temperature,
+            top_k=top_k or None,
+            batch_size=batch_size,
+            device=device,
+            models=chosen,
+            video=not no_video,
+            progress=not quiet,
+            precision=precision,
+        )
     for cond in res.generated:
         rtf = res.rtf.get(cond)
         speed = f", real-time factor {rtf:.2f}" if rtf is not None else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from s2w_eval.clikit import format_option
+from s2w_eval.clikit import format_option, in_cli_words
 from s2w_eval.errors import UsageError
 
 STAGE_CHOICES = ("cnn", "encoder", "scene2wav", "all")
@@ -70,18 +70,19 @@ def train(stage, data_dir, out_dir, preset, overrides, resume, init, device, bf1
 
     if bf16 and not device.startswith("cuda"):
         raise UsageError("--bf16 needs --device cuda")
-    out = train_stage(
-        stage,
-        data_dir,
-        out_dir,
-        preset=preset,
-        overrides=list(overrides),
-        resume=resume,
-        device=device,
-        amp=bf16,
-        progress=not (quiet or no_progress),
-        init=init,
-    )
+    with in_cli_words({"data_dir": "data", "out_dir": "out", "overrides": "set"}):
+        out = train_stage(
+            stage,
+            data_dir,
+            out_dir,
+            preset=preset,
+            overrides=list(overrides),
+            resume=resume,
+            device=device,
+            amp=bf16,
+            progress=not (quiet or no_progress),
+            init=init,
+        )
     import os
 
     if int(os.environ.get("RANK", "0")) != 0:

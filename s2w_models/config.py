@@ -2,7 +2,7 @@
 
 Every checkpoint stores `Config.to_dict()`; `Config.from_dict()` rebuilds it, so a checkpoint alone rebuilds its
 model. Overrides are dotted `section.field=value` strings (`samplernn.dim=64`, `train.scene2wav.batch_size=4`).
-Facts and defaults: ../shared/docs/scene2wav-spec.md sections 2-4 (paper preset) and 7.2 (tiny preset).
+Facts and defaults: the paper's sections 2-4 (paper preset); the tiny preset is ours (docs/models.md).
 """
 
 from __future__ import annotations

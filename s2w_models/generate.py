@@ -1,4 +1,4 @@
-"""Generation: Scene2Wav and baseline audio for the scenes of a split, written as a run (DESIGN.md section 3).
+"""Generation: Scene2Wav and baseline audio for the scenes of a split, written as a run (docs/generation.md).
 
 ```
 <run>/samples.csv                  sample, emotion, valence, source, start_s
@@ -220,7 +220,7 @@ def select_samples(emotions: Sequence[str], n: int | None, seed: int) -> list[in
     if n is None or n >= total:
         return list(range(total))
     if n <= 0:
-        raise UsageError(f"--n must be positive, got {n}")
+        raise UsageError(f"must be positive, got {n}", param="n")
     rng = np.random.default_rng(seed)
     scheme = scheme_of_classes(emotions)
     classes = list(scheme.classes) if scheme is not None else sorted(set(emotions))
@@ -284,7 +284,7 @@ def load_models(
     if isinstance(checkpoints, str | Path):
         checkpoints = [checkpoints]
     if not checkpoints:
-        raise UsageError("no checkpoint given", fix="pass --checkpoint PATH (once per model)")
+        raise UsageError("no checkpoint given", fix="give one checkpoint per model", param="checkpoints")
     specs: dict[str, ModelSpec] = {}
     for ck in checkpoints:
         ck = Path(ck)
@@ -311,8 +311,9 @@ def load_models(
             raise UsageError(f"unknown model {m!r}{did_you_mean(m, MODELS)}; choose from {', '.join(MODELS)}")
         if m not in specs:
             raise UsageError(
-                f"--models names {m!r} but no {m} checkpoint was given",
-                fix=f"add --checkpoint PATH/TO/{m}.pt",
+                f"names {m!r} but no {m} checkpoint was given",
+                fix=f"give a {m} checkpoint too (e.g. PATH/TO/{m}.pt)",
+                param="models",
             )
     return [specs[m] for m in wanted]
 
@@ -359,7 +360,7 @@ def generate_run(
     progress: bool = True,
     precision: str = "fp32",
 ) -> GenerateResult:
-    """Generate a run (DESIGN.md section 3) for the scenes of `split` of the prepared dataset `data_dir`.
+    """Generate a run (docs/generation.md) for the scenes of `split` of the prepared dataset `data_dir`.
 
     checkpoints: one per model (scene2wav and/or baseline); models: which of them to run (default: all given).
     protocol: a protocol name or file; it sets the clip duration, checks the sample rate, and gives the default
@@ -374,13 +375,13 @@ def generate_run(
     from .data.dataset import SpliceDataset
 
     if temperature < 0:
-        raise UsageError(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
+        raise UsageError(f"must be >= 0 (0 = greedy), got {temperature}", param="temperature")
     if top_k is not None and top_k <= 0:
         top_k = None
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     if batch_size <= 0:
-        raise UsageError(f"--batch-size must be positive, got {batch_size}")
+        raise UsageError(f"must be positive, got {batch_size}", param="batch_size")
     dev = resolve_device(device)
     proto = None
     if protocol is not None:
@@ -392,7 +393,7 @@ def generate_run(
 
     ds = SpliceDataset(data_dir, split)
     if len(ds) == 0:
-        raise DataError(f"split {split!r} has no samples", data_dir, "choose another --split")
+        raise DataError(f"split {split!r} has no samples", data_dir, "choose another split")
     meta = ds.meta
     sr = int(meta.get("sample_rate", 16000))
     clip_len = int(meta.get("audio_len", 0)) or int(round(float(meta["seconds"]) * sr))
@@ -457,7 +458,7 @@ def generate_run(
             raise UsageError(
                 f"the run already holds a different selection of {len(have)} scenes (this one: {len(ids)})",
                 existing,
-                "use a new --out folder, or the same --data/--split/--n/--seed as before to resume",
+                "write to a new run folder, or use the same data, split, n and seed as before to resume",
             )
     atomic_write_csv(run / "samples.csv", rows, ["sample", "emotion", "valence", "source", "start_s"])
     result = GenerateResult(run, ids)
@@ -502,9 +503,7 @@ def generate_run(
         result.skipped[cond] = len(ids) - len(todo)
         result.generated[cond] = 0
         t_model = 0.0
-        bar = Progress(
-            len(todo) * n_samples, f"{cond} ({len(todo)} clips)", "sample", enabled=bool(progress)
-        )
+        bar = Progress(len(todo) * n_samples, f"{cond} ({len(todo)} clips)", "sample", enabled=bool(progress))
         try:
             for start in range(0, len(todo), batch_size):
                 batch = todo[start : start + batch_size]

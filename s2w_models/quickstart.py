@@ -10,7 +10,7 @@ Layout under `--out` (default `quickstart/`):
 synth/                      synthetic movies (COGNIMUSE source format)
 data/                       the prepared dataset (samples.csv, dataset.json, arrays)
 train/{cnn,encoder,scene2wav}/best.pt     checkpoints (encoder = the ConvSeq2Seq baseline)
-runs/<run>/                 the generated run (DESIGN.md section 3)
+runs/<run>/                 the generated run (docs/generation.md, "What a run holds")
 reports/<run>/              pam.csv/json, chords.csv/json, survey/, report.html/.md/.tex
 cache/                      embedding cache of the perceptual metrics
 quickstart.json             steps, settings, timings, provenance
@@ -204,7 +204,11 @@ def run_quickstart(
         result.problems.extend(r.problems)
         counts = {s: sum(row["split"] == s for row in r.rows) for s in ("train", "val", "test")}
         if counts["test"] < 2:
-            raise UsageError(f"only {counts['test']} held-out clips", out / "data", "raise --minutes")
+            raise UsageError(
+                f"only {counts['test']} held-out clips",
+                out / "data",
+                "make the synthetic movie longer (minutes)",
+            )
         return ", ".join(f"{k} {v}" for k, v in counts.items()) + f" clips of {seconds} s"
 
     steps.append(
@@ -354,7 +358,10 @@ def run_quickstart(
             ["survey", "build", str(run_dir), "--protocol", str(proto.path), "--out", str(res_dir / "survey")]
         )
         _check_rc(rc, "s2w-eval survey build", res_dir / "survey" / "batch.csv", result)
-        return f"sheets in {res_dir / 'survey'} (host media/, rebuild with --base-url, collect answers, aggregate)"
+        return (
+            f"sheets in {res_dir / 'survey'} (host media/, rebuild with "
+            "`s2w-eval survey build RUN --base-url URL`, collect answers, aggregate)"
+        )
 
     steps.append(
         (

@@ -2,7 +2,7 @@
 
 The authors' generator (spec section 5) runs one Python step per audio sample and pushes every tier through
 its full training module on each call, recomputing weight norm every time. This sampler produces the same
-distribution per step (the same model, in float32) with far less work (docs/performance.md):
+distribution per step (the same model, in float32) with far less work (benchmarks/bench_generate.py measures it):
 
 - weights are *folded* once: weight norm becomes plain weights, the upsampling transposed convolutions become
   one matrix per tier, and the sample-level MLP's input layer (an embedding followed by a 16-tap convolution)

@@ -317,7 +317,7 @@ class Stage:
             raise TrainingDiverged(
                 f"{self.name}: loss became {loss} at step {st.step + 1} (epoch {st.epoch}); training stopped, "
                 "the last good checkpoint is kept",
-                fix=f"lower the learning rate (--set train.{self.name}.lr=...) and rerun with --resume",
+                fix=f"lower the learning rate (override train.{self.name}.lr) and resume",
             )
 
     def optimize(self, loss: torch.Tensor, params: Sequence[torch.nn.Parameter], opt: str = "main") -> None:
@@ -540,7 +540,8 @@ def build_stage_model(stage: str, cfg: Config, out_dir: Path, init: str | Path |
             raise UsageError(
                 f"stage {stage!r} starts from the {prev!r} stage's best checkpoint, not found",
                 src,
-                fix=f"run `s2w-models train {prev}` (or `all`) with the same --out first",
+                fix=f"train the {prev} stage into the same output folder first "
+                f"(`s2w-models train {prev}`, or `all`)",
             )
     if stage == "encoder":
         model = ConvSeq2Seq(cfg.baseline, cfg.encoder, cfg.cnn, cfg.data.frames_per_clip, cfg.data.image_size)
@@ -913,7 +914,11 @@ def train_stage(
         )
     if datasets is None:
         if data_dir is None:
-            raise UsageError("no data: pass --data DIR (a folder prepared by `s2w-models data prepare`)")
+            raise UsageError(
+                "no data given",
+                fix="give data_dir, a folder prepared by `s2w-models data prepare`, or datasets=(train, val)",
+                param="data_dir",
+            )
         train_ds, val_ds = open_datasets(data_dir)
     else:
         train_ds, val_ds = datasets

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: the real test data (published Scene2Wav samples with the paper's values, COGNIMUSE annotation files, the
+#: perceptual metrics' reference clips): $S2W_TEST_DATA, else a `shared/data` folder beside the checkout
+TEST_DATA = Path(os.environ.get("S2W_TEST_DATA") or REPO.parent / "shared" / "data")
+NO_DATA = "set S2W_TEST_DATA to the real test data folder (a fresh clone has none)"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real test data not found at {SHARED_DATA} (a fresh clone has no ../shared/data)")
-    return SHARED_DATA
+    if not TEST_DATA.is_dir():
+        pytest.skip(f"real test data not found at {TEST_DATA}: {NO_DATA}")
+    return TEST_DATA
 
 
 #: how the tests start Debian's Chromium as root on a machine without a display or outside network
@@ -72,7 +76,7 @@ def make_run(
     seconds: float = 0.5,
     sr: int = 16000,
 ) -> Path:
-    """A run in DESIGN.md section 3's layout with a distinct tone per (condition, sample)."""
+    """A run in the layout of docs/generation.md with a distinct tone per (condition, sample)."""
     from s2w_eval.io.audio import write_wav
 
     root.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,9 @@ from s2w_eval.metrics import chords as mchords
 from s2w_eval.metrics import circle
 
 from .chords_synth import make_clip
+from .conftest import NO_DATA, TEST_DATA
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scene2wav-samples"
+SAMPLES = TEST_DATA / "scene2wav-samples"
 
 
 def _run(tmp_path: Path) -> Path:
@@ -164,7 +165,7 @@ def test_summaries_pure():
     }
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"shared data not present: {SAMPLES}")
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"real test data not at {SAMPLES}: {NO_DATA}")
 def test_published_samples_long(tmp_path, capsys):
     """cognimuse-10s with --long: runs end to end, prints the table; agreement with the paper is reported."""
     out = tmp_path / "rep"

@@ -82,19 +82,14 @@ def test_paper_labels(pcs, expected):
 
 
 def test_paper_reference_file_labels():
-    """The labels in paper_reference.csv follow from its sets (when the shared data is present)."""
+    """The labels in paper_reference.csv follow from its sets (when the real test data is present)."""
     import csv
-    from pathlib import Path
 
-    ref = (
-        Path(__file__).resolve().parents[1].parent
-        / "shared"
-        / "data"
-        / "scene2wav-samples"
-        / "paper_reference.csv"
-    )
+    from .conftest import NO_DATA, TEST_DATA
+
+    ref = TEST_DATA / "scene2wav-samples" / "paper_reference.csv"
     if not ref.is_file():
-        pytest.skip(f"shared data not present: {ref}")
+        pytest.skip(f"real test data not at {ref}: {NO_DATA}")
     rows = list(csv.DictReader(ref.open()))
     assert len(rows) == 12
     for row in rows:

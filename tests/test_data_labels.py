@@ -13,10 +13,12 @@ from s2w_eval.errors import DataError, UsageError
 from s2w_models.cli import cli
 from s2w_models.data.annotations import Annotation, n_splices, parse_annotation, splice_labels
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from .conftest import NO_DATA, TEST_DATA
+
+DATA = TEST_DATA
 ANNOTATIONS = DATA / "cognimuse-annotations"
 
-# scene2wav-spec.md 1.3 / the paper's Tables 1-2: movie -> (splices, negative, positive)
+# the paper's Tables 1-2: movie -> (splices, negative, positive)
 EXPECTED_3S = {
     "BMI": (625, 608, 17),
     "CHI": (602, 0, 602),
@@ -31,7 +33,7 @@ EXPECTED_10S_TOTALS = {"total train": (953, 423, 530), "total test": (341, 233, 
 
 def needs_annotations():
     if not (ANNOTATIONS / "BMI" / "intended_1.dat").is_file():
-        pytest.skip(f"COGNIMUSE annotations not found under {ANNOTATIONS} (shared test data absent)")
+        pytest.skip(f"COGNIMUSE annotations not found under {ANNOTATIONS} ({NO_DATA})")
 
 
 def _table(out_csv: Path) -> dict[str, tuple[int, int, int]]:

@@ -16,7 +16,9 @@ from s2w_models.cli import cli
 from s2w_models.data.dataset import SpliceDataset
 from s2w_models.data.prepare import prepare
 
-ANNOTATIONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cognimuse-annotations"
+from .conftest import NO_DATA, TEST_DATA
+
+ANNOTATIONS = TEST_DATA / "cognimuse-annotations"
 
 # docs/data.md: the real annotation files, 3 s splices, DEP=1828.8 (totals: train / test)
 VALENCE3_3S = {"total train": (3182, 1326, 125, 1731), "total test": (1141, 707, 155, 279)}
@@ -25,7 +27,7 @@ QUADRANT_3S = {"total train": (3182, 498, 906, 1077, 701), "total test": (1141, 
 
 def _table(tmp_path: Path, *args: str) -> pd.DataFrame:
     if not (ANNOTATIONS / "BMI" / "intended_1.dat").is_file():
-        pytest.skip(f"COGNIMUSE annotations not found under {ANNOTATIONS} (shared test data absent)")
+        pytest.skip(f"COGNIMUSE annotations not found under {ANNOTATIONS} ({NO_DATA})")
     out = tmp_path / "t.csv"
     argv = ["data", "labels", str(ANNOTATIONS), "--durations", "DEP=1828.8", "--out", str(out), *args]
     assert run_main(cli, argv) == 0

@@ -12,7 +12,9 @@ from scipy.io import wavfile
 
 from s2w_eval.errors import DataError, UsageError
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from .conftest import NO_DATA, TEST_DATA
+
+SHARED_DATA = TEST_DATA
 TABLE3_TOLERANCE = 0.03
 
 
@@ -42,9 +44,7 @@ def dpam():
 def reference_clips():
     folder = SHARED_DATA / "cdpam-reference"
     if not folder.is_dir():
-        pytest.skip(
-            f"the metric authors' reference clips are not at {folder} (a fresh clone has no ../shared/data)"
-        )
+        pytest.skip(f"the metric authors' reference clips are not at {folder} ({NO_DATA})")
     return folder
 
 
@@ -224,9 +224,7 @@ def test_cuda_matches_cpu(dpam):
 def _paper_table3():
     root = SHARED_DATA / "scene2wav-samples"
     if not (root / "cognimuse-3s").is_dir():
-        pytest.skip(
-            f"the published Scene2Wav samples are not at {root} (a fresh clone has no ../shared/data)"
-        )
+        pytest.skip(f"the published Scene2Wav samples are not at {root} ({NO_DATA})")
     with open(root / "paper_reference.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["protocol"] == "cognimuse-3s"]
     return root / "cognimuse-3s", rows

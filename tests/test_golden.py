@@ -1,7 +1,7 @@
 """Golden outputs: today's pam.csv and chords.csv of the published Scene2Wav samples equal the committed ones.
 
 tests/golden/generate.py wrote them (see its docstring); a restructure must change no number. Compared: every
-column of every row; text exactly, numbers to a relative 1e-5 (CDPAM's decimating layers now run as stride-2
+column of every row (CDPAM's rows on a subset of the samples: CDPAM is the slow metric); text exactly, numbers to a relative 1e-5 (CDPAM's decimating layers now run as stride-2
 convolutions, which sums the same products in another order: docs/pam.md gives the measured deviation, far
 below 1e-5); file columns by their last two parts (condition/sample), since older versions recorded absolute
 paths.
@@ -10,6 +10,7 @@ paths.
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -51,12 +52,66 @@ def _compare(got: Path, want: Path) -> None:
         assert not diff, f"{got.name} row {i + 1} ({rb.get('sample')}, {rb.get('condition')}): {diff}"
 
 
+#: CDPAM costs about 4 s of CPU per 3 s clip: every DPAM row is compared, CDPAM on these samples of each run
+CDPAM_SAMPLES = {"cognimuse-3s": ("N1", "P1"), "cognimuse-10s": ("N1",)}
+
+
+def _subset_run(src: Path, dst: Path, samples: tuple[str, ...]) -> Path:
+    """A copy of the run `src` holding only `samples` (samples.csv rows and every condition's clips)."""
+    dst.mkdir(parents=True)
+    with open(src / "samples.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for r in reader if r["sample"] in samples]
+        fields = list(reader.fieldnames or [])
+    assert {r["sample"] for r in rows} == set(samples), f"{src}: samples {samples} not all present"
+    with open(dst / "samples.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    for cond in (p for p in src.iterdir() if p.is_dir() and p.name != "scenes"):
+        (dst / cond.name).mkdir()
+        for clip in cond.iterdir():
+            if clip.stem in samples:
+                shutil.copy2(clip, dst / cond.name / clip.name)
+    return dst
+
+
+def _golden_rows(run: str, keep) -> tuple[list[dict[str, str]], list[str]]:
+    """The golden pam.csv of `run`, only the rows `keep(row)` accepts, as a file beside the test's output."""
+    with open(GOLDEN / run / "pam.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for r in reader if keep(r)]
+        fields = list(reader.fieldnames or [])
+    assert rows
+    return rows, fields
+
+
+def _compare_to(got: Path, run: str, keep) -> None:
+    rows, fields = _golden_rows(run, keep)
+    want = got.with_name("golden-" + got.name)
+    with open(want, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    _compare(got, want)
+
+
 @pytest.mark.parametrize("run", ["cognimuse-3s", "cognimuse-10s"])
 def test_pam_equals_golden(shared_data, tmp_path, cache_dir, run):
     samples = shared_data / "scene2wav-samples" / run
-    args = ["pam", str(samples), *PAM_ARGS, "--out", str(tmp_path), "--quiet", "--cache-dir", str(cache_dir)]
+    dpam = [m for m in PAM_ARGS[1].split(",") if m != "cdpam"]
+    common = [*PAM_ARGS[2:], "--quiet", "--cache-dir", str(cache_dir)]
+    args = ["pam", str(samples), "--metric", ",".join(dpam), *common, "--out", str(tmp_path / "dpam")]
     assert run_main(cli, args) == 0
-    _compare(tmp_path / run / "pam.csv", GOLDEN / run / "pam.csv")
+    _compare_to(tmp_path / "dpam" / run / "pam.csv", run, lambda r: r["metric"] != "cdpam")
+    # CDPAM on a subset of the samples (the run keeps its name: the output folder is named after it)
+    keep = CDPAM_SAMPLES[run]
+    sub = _subset_run(samples, tmp_path / "sub" / run, keep)
+    args = ["pam", str(sub), "--metric", "cdpam", *common, "--out", str(tmp_path / "cdpam")]
+    assert run_main(cli, args) == 0
+    _compare_to(
+        tmp_path / "cdpam" / run / "pam.csv", run, lambda r: r["metric"] == "cdpam" and r["sample"] in keep
+    )
 
 
 @pytest.mark.parametrize("run", ["cognimuse-3s", "cognimuse-10s"])

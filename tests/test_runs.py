@@ -1,4 +1,4 @@
-"""Run discovery (DESIGN.md section 3): layout, sidecars, scenes, and every problem reported by name."""
+"""Run discovery (the layout of docs/generation.md): layout, sidecars, scenes, and every problem reported by name."""
 
 from __future__ import annotations
 

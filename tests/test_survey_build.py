@@ -301,7 +301,7 @@ def test_cli_build_exit_codes(tmp_path):
 def test_build_on_published_scene2wav_samples(tmp_path):
     run = DATA / "scene2wav-samples" / "cognimuse-3s"
     if not run.is_dir():
-        pytest.skip(f"real data not found at {run} (see ../shared/data/README.md)")
+        pytest.skip(f"real data not found at {run} (set S2W_TEST_DATA to the real test data folder)")
     res = build_survey(run, small_design(), seed=0, out=tmp_path / "s", media="audio")
     assert res.manifest["counts"]["tasks"] == 10
     for c in res.manifest["clips"]:

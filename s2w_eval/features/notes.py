@@ -1,6 +1,6 @@
 """Notes from pitch tracks and piano rolls, the paper's note rules, MIDI export, key estimation, .lab files.
 
-The paper's melody pipeline (scene2wav-spec.md section 8.1): f0 -> MIDI number (69 + 12 log2(f/440),
+The paper's melody pipeline (its chord-detection section): f0 -> MIDI number (69 + 12 log2(f/440),
 rounded; unvoiced -> 0) -> median filter over 0.25 s -> notes = runs of equal non-zero pitch lasting at
 least 0.1 s. `notes_from_pitch_track` is that rule; `notes_from_roll` applies the same smoothing and
 minimum duration to each row of a polyphonic piano roll.

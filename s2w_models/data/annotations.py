@@ -3,7 +3,7 @@
 File format: plain text, no header, whitespace-separated `time_s valence arousal`, a row every 0.04 s from 0,
 values in [-1, 1]. Every fault is a `DataError` naming the file and the line.
 
-Label rule (scene2wav-spec.md 1.3, the authors' `DatEmotionHandler`): splice k covers [k*S, k*S + S), for
+Label rule (the paper's data section, the authors' `DatEmotionHandler`): splice k covers [k*S, k*S + S), for
 k in range(len(range(0, int(D) - S, S))) where D is the movie's length in seconds (the original used the
 audio's duration, so the video decides, not the last annotation row). The mean of the raw valence (arousal) over
 the rows from the last row with time <= t0 while time < t1 (75 rows for S = 3), rounded to 3 decimals; positive
@@ -161,7 +161,7 @@ def splice_labels(
                 f"annotation ends at {ann.end:g} s, before splice {k} [{t0:g}, {t0 + seconds:g}) s "
                 f"of a {duration:g} s video",
                 ann.path,
-                "use --short-annotations extend (the original's rule) or truncate",
+                "use short_annotations='extend' (the original's rule) or 'truncate'",
             )
         v, a = round(v, 3), round(a, 3)
         rows.append(

@@ -177,9 +177,11 @@ def video_labels(
             continue
         if video not in grouped.index:  # group_by trial: fewer trial positions than videos
             raise DataError(
-                f"video {video}: no ratings at trial position {video} to take its label from (--group-by trial)",
+                f"video {video}: no ratings at trial position {video} to take its label from "
+                "(grouping by trial)",
                 None,
-                "use --group-by experiment",
+                "group by experiment",
+                param="group_by",
             )
         g = grouped.loc[video]
         v, a = float(g[("Valence", "mean")]), float(g[("Arousal", "mean")])
@@ -196,9 +198,9 @@ def parse_train_splices(value: str | int | None) -> int | None:
     try:
         n = int(str(value).strip())
     except ValueError:
-        raise UsageError(f"--train-splices must be a number or 'all', got {value!r}") from None
+        raise UsageError(f"must be a number or 'all', got {value!r}", param="train_splices") from None
     if n < 0:
-        raise UsageError(f"--train-splices must be >= 0, got {n}")
+        raise UsageError(f"must be >= 0, got {n}", param="train_splices")
     return n
 
 
@@ -326,11 +328,13 @@ def prepare_deap(
     if seconds <= 0 or fps <= 0 or sample_rate <= 0:
         raise UsageError("seconds, fps and sample rate must be > 0")
     if downmix not in DOWNMIX_POLICIES:
-        raise UsageError(f"unknown --downmix {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}")
+        raise UsageError(
+            f"unknown policy {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}", param="downmix"
+        )
     if not 0 <= val_fraction < 1:
-        raise UsageError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+        raise UsageError(f"must be in [0, 1), got {val_fraction}", param="val_fraction")
     if test_splices < 0:
-        raise UsageError(f"--test-splices must be >= 0, got {test_splices}")
+        raise UsageError(f"must be >= 0, got {test_splices}", param="test_splices")
     scheme = check_scheme(labels, neutral_band)
     ratings, videos, out = Path(ratings), Path(videos), Path(out)
     labs = video_labels(read_ratings(ratings), group_by, scheme.name, neutral_band)
@@ -341,8 +345,9 @@ def prepare_deap(
         if unknown:
             skipped = [i for i in unknown if i in SKIPPED_VIDEOS]
             raise UsageError(
-                f"--ids: video {unknown[0]} "
-                + ("is skipped (the authors leave out 17 and 18)" if skipped else "is not in the ratings")
+                f"video {unknown[0]} "
+                + ("is skipped (the authors leave out 17 and 18)" if skipped else "is not in the ratings"),
+                param="ids",
             )
         labs = {v: lab for v, lab in labs.items() if v in ids}
     cfg = PrepareConfig(

@@ -31,7 +31,7 @@ COMPATIBLE_KEYS = (
     "downmix",
     "short_annotations",
 )
-REPLACE_FIX = "write to another folder, or start this one over (replace; on the command line --replace)"
+REPLACE_FIX = "write to another folder, or start this one over (replace=True)"
 
 
 def _existing(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:

@@ -64,7 +64,7 @@ def dataset_scheme(meta: dict[str, Any], where: str | Path | None = None) -> tup
         raise DataError(
             f"dataset.json names an unknown label scheme {name!r}",
             where,
-            f"re-run `s2w-models data prepare` with --labels {'|'.join(SCHEMES)}",
+            f"prepare the dataset again with a known scheme ({', '.join(SCHEMES)})",
         )
     classes = tuple(lab.get("classes") or SCHEMES[name].classes)
     if classes != SCHEMES[name].classes:
@@ -88,5 +88,6 @@ def relabel(
             raise DataError(
                 f"sample {r.get('sample', '?')}: {exc}",
                 where,
-                "give arousal values (clips CSV column `arousal`) or use --labels valence2|valence3",
+                "give arousal values (clips CSV column `arousal`) "
+                "or use a valence-only label scheme (valence2, valence3)",
             ) from None

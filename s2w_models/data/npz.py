@@ -73,7 +73,7 @@ def import_npz(
     from s2w_eval.progress import Progress
 
     if split not in ("auto", "train", "test"):
-        raise UsageError(f"--split must be auto, train or test, got {split!r}")
+        raise UsageError(f"must be auto, train or test, got {split!r}", param="split")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -90,7 +90,7 @@ def import_npz(
                 m = re.search(r"_(train|test)(_|\.|$)", path.name)
                 if not m:
                     raise DataError(
-                        "cannot tell train from test by the file name", path, "pass --split train|test"
+                        "cannot tell train from test by the file name", path, "set the split to train or test"
                     )
                 sp = m.group(1)
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
@@ -179,7 +179,7 @@ def import_npz(
         **array_meta(cfg),
         "downmix": _DOWNMIX,
         "split_policy": {
-            "rule": "npz file name or --split",
+            "rule": "npz file name or the split given",
             "movies": movie_split,
             "val": f"last {val_fraction:g} of each train file's rows (contiguous)",
         },

@@ -50,7 +50,7 @@ PAPER_TEST = ("CRA", "DEP")
 SPLIT_POLICY_HELP = (
     "auto: the paper's split for COGNIMUSE names (train BMI CHI FNE GLA LOR, test CRA DEP), else "
     "SOURCE/split.json, else the last movie (sorted) is the test movie; 'paper'; or a comma list "
-    "of test movies. Validation: the last --val-fraction of each train movie's splices."
+    "of test movies. Validation: the last val fraction of each train movie's splices."
 )
 SAMPLE_CSV_COLUMNS = [
     "sample",
@@ -176,8 +176,9 @@ def split_movies(
         unknown = [n for n in names if n not in PAPER_TRAIN + PAPER_TEST]
         if unknown:
             raise UsageError(
-                f"--split paper: movie(s) {', '.join(unknown)} are not COGNIMUSE movies; "
-                "name the test movies instead (--split MOVIE,...)"
+                f"'paper': movie(s) {', '.join(unknown)} are not COGNIMUSE movies; "
+                "name the test movies instead (MOVIE,...)",
+                param="split",
             )
         return {n: "test" if n in PAPER_TEST else "train" for n in names}, "paper (test CRA, DEP)"
     if policy != "auto":
@@ -187,8 +188,8 @@ def split_movies(
             from s2w_eval.clikit import did_you_mean
 
             raise UsageError(
-                f"--split: unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; "
-                f"movies: {', '.join(names)}"
+                f"unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}; movies: {', '.join(names)}",
+                param="split",
             )
         return {n: "test" if n in test else "train" for n in names}, f"test movies {', '.join(test)}"
     if names and all(n in PAPER_TRAIN + PAPER_TEST for n in names):
@@ -647,13 +648,16 @@ def prepare(
         bounded("frame size (height, width)", side, 8, 1024)
     bounded("sample rate", sample_rate, 1000, 192_000)
     if downmix not in DOWNMIX_POLICIES:
-        raise UsageError(f"unknown --downmix {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}")
+        raise UsageError(
+            f"unknown policy {downmix!r}; choose from {', '.join(DOWNMIX_POLICIES)}", param="downmix"
+        )
     if short_annotations not in SHORT_POLICIES:
         raise UsageError(
-            f"unknown --short-annotations {short_annotations!r}; choose from {', '.join(SHORT_POLICIES)}"
+            f"unknown policy {short_annotations!r}; choose from {', '.join(SHORT_POLICIES)}",
+            param="short_annotations",
         )
     if not 0 <= val_fraction < 1:
-        raise UsageError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+        raise UsageError(f"must be in [0, 1), got {val_fraction}", param="val_fraction")
     from s2w_eval.progress import track
 
     source, out = Path(source), Path(out)
@@ -767,7 +771,7 @@ def label_table(
     if unknown:
         from s2w_eval.clikit import did_you_mean
 
-        raise UsageError(f"--durations: unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}")
+        raise UsageError(f"unknown movie {unknown[0]!r}{did_you_mean(unknown[0], names)}", param="durations")
     movie_split, _ = split_movies(names, split, source)
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
@@ -779,7 +783,7 @@ def label_table(
             if m.video is not None:
                 duration, origin = probe_video(m.video).duration, "video"
                 if m.name in durations:
-                    log(f"note: {m.name}: --durations ignored, the video says {duration:g} s")
+                    log(f"note: {m.name}: the given duration is ignored, the video says {duration:g} s")
             elif m.name in durations:
                 duration, origin = float(durations[m.name]), "given"
             else:

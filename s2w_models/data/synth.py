@@ -461,9 +461,7 @@ def synthesize(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     folders = []
-    for i, name in enumerate(
-        track(movie_names(movies), "synth", "movie", enabled=bool(progress))
-    ):
+    for i, name in enumerate(track(movie_names(movies), "synth", "movie", enabled=bool(progress))):
         folder = out / name
         marker = folder / "synth.json"
         done = False
