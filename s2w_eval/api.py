@@ -220,13 +220,14 @@ def _calibrate_task(proto: Protocol, opts: Mapping[str, Any]) -> tuple[Task, dic
 
     seed = opts.get("seed")
     seed = int(proto.seeds.get("bootstrap", 0)) if seed is None else int(seed)
+    c = proto.metric("calibrate")
     scorers = build_scorers(
-        list(opts.get("metrics") or ["dpam", "cdpam", "chords", "kad"]),
-        embedding=opts.get("embedding") or "dpam",
+        list(opts.get("metrics") or c.get("metrics") or ["dpam", "cdpam", "chords", "kad"]),
+        embedding=opts.get("embedding") or c.get("embedding") or "dpam",
         device=opts.get("device", "cpu"),
     )
     task = CalibrateTask(scorers, reference=opts.get("reference") or proto.reference, seed=seed)
-    return task, {"seeds": {"anchors_and_bootstrap": seed}}
+    return task, {"seeds": {"anchors": seed}}  # the anchors' noise and the bootstrap
 
 
 #: name -> builder(protocol, options) -> (task, options for the runner); new evaluations register here

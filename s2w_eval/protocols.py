@@ -26,6 +26,9 @@ from typing import Any
 from .errors import UsageError
 from .features.detect import METHOD_ALIASES as _DETECT_ALIASES
 from .features.detect import METHODS as _DETECT_METHODS
+from .features.embeddings import EMBEDDINGS
+from .metrics.anchors import CALIBRATED_METRICS
+from .metrics.dist import METRICS as DIST_METRICS
 from .metrics.pam import DPAM_LOADERS
 from .metrics.pam import METRIC_NAMES as PAM_METRICS
 from .vocab import did_you_mean
@@ -44,7 +47,7 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "sample_rate": (True, "sample rate of the generated clips in Hz (> 0)"),
     "conditions": (True, "list of condition folder names compared (e.g. target, baseline, scene2wav)"),
     "reference": (False, "the condition the others are compared with (default: target)"),
-    "metrics": (False, "metric name -> options (pam, chords)"),
+    "metrics": (False, "metric name -> options (pam, chords, dist, calibrate)"),
     "survey": (False, "listening-survey design (pairs, raters, scenes, ...)"),
     "seeds": (False, "seed name -> integer (selection, generation, bootstrap, survey, ...)"),
     "data": (False, "free-form notes on the data set the protocol applies to (source, split, ...)"),
@@ -139,6 +142,15 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
         "min_note_s": _nonneg_num,
         "weighting": _choice(("set", "duration")),
         "ci_level": _level,
+    },
+    "dist": {
+        "embeddings": _subset(tuple(EMBEDDINGS)),
+        "metrics": _subset(DIST_METRICS),
+        "resamples": _positive_int,
+    },
+    "calibrate": {
+        "metrics": _subset(CALIBRATED_METRICS),
+        "embedding": _choice(tuple(EMBEDDINGS)),
     },
 }
 

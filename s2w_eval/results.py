@@ -29,7 +29,14 @@ SCHEMA_VERSION = 1
 
 # Every JSON document with a "provenance" key gets SCHEMA_VERSION as its first key when written (see
 # atomic_write_json); raise it when a key is renamed or removed or changes meaning.
-RESULT_KINDS = ("pam", "chords", "survey", "report")  # each has s2w_eval/schemas/<kind>.json
+RESULT_KINDS = (
+    "pam",
+    "chords",
+    "dist",
+    "calibrate",
+    "survey",
+    "report",
+)  # each has s2w_eval/schemas/<kind>.json
 
 
 def _json_default(obj: Any) -> Any:

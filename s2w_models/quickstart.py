@@ -1,8 +1,8 @@
 """`s2w-models quickstart`: the whole product end to end on a fresh machine, everything under one folder.
 
 synthesize emotional scenes -> prepare them -> train the tiny CNN, encoder (= ConvSeq2Seq baseline) and
-Scene2Wav -> generate a run for held-out scenes -> `s2w-eval pam` -> `s2w-eval chords` -> `s2w-eval survey
-build` -> `s2w-eval report`. Each step records what it did in `<out>/quickstart.json`; a second invocation with
+Scene2Wav -> generate a run for held-out scenes -> diagnose the conditioning -> `s2w-eval pam` -> `s2w-eval
+chords` -> `s2w-eval dist` -> `s2w-eval calibrate` -> `s2w-eval survey build` -> `s2w-eval report`. Each step records what it did in `<out>/quickstart.json`; a second invocation with
 the same settings reuses every finished step (and the steps themselves resume per item).
 
 Layout under `--out` (default `quickstart/`):
@@ -11,7 +11,7 @@ synth/                      synthetic movies (COGNIMUSE source format)
 data/                       the prepared dataset (samples.csv, dataset.json, arrays)
 train/{cnn,encoder,scene2wav}/best.pt     checkpoints (encoder = the ConvSeq2Seq baseline)
 runs/<run>/                 the generated run (docs/generation.md, "What a run holds")
-reports/<run>/              pam.csv/json, chords.csv/json, survey/, report.html/.md/.tex
+reports/<run>/              pam, chords, dist, calibrate .csv/.json, survey/, report.html/.md/.tex
 cache/                      embedding cache of the perceptual metrics
 quickstart.json             steps, settings, timings, provenance
 ```
@@ -349,6 +349,42 @@ def run_quickstart(
             {"gen": _key(gen_settings)},
             chords,
             lambda: (res_dir / "chords.csv").is_file(),
+        )
+    )
+
+    # 8b. distribution distances and metric calibration (the protocol's dist / calibrate options)
+    def dist() -> str:
+        scores = s2w_eval.dist(
+            [run_dir], proto, out=out / "reports", cache_dir=out / "cache", progress=progress
+        )
+        _record_scores(scores, "s2w-eval dist", res_dir / "dist.json", result)
+        summary = json.loads((res_dir / "dist.json").read_text(encoding="utf-8"))["summary"]
+        return "; ".join(f"{k}: closest {d['closest']}" for k, d in summary.items())
+
+    steps.append(
+        (
+            "score distributions",
+            {"gen": _key(gen_settings), "dist": proto.metric("dist")},
+            dist,
+            lambda: (res_dir / "dist.json").is_file(),
+        )
+    )
+
+    def calibrate() -> str:
+        scores = s2w_eval.calibrate([run_dir], proto, out=out / "reports", progress=progress)
+        _record_scores(scores, "s2w-eval calibrate", res_dir / "calibrate.json", result)
+        summary = json.loads((res_dir / "calibrate.json").read_text(encoding="utf-8"))["summary"]
+        noise = {m: s["ladders"].get("noise", {}).get("spearman") for m, s in summary.items()}
+        return "noise-ladder Spearman " + ", ".join(
+            f"{m} {v:.2f}" if isinstance(v, float) and v == v else f"{m} n/a" for m, v in noise.items()
+        )
+
+    steps.append(
+        (
+            "calibrate metrics",
+            {"gen": _key(gen_settings), "calibrate": proto.metric("calibrate")},
+            calibrate,
+            lambda: (res_dir / "calibrate.json").is_file(),
         )
     )
 

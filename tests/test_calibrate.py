@@ -97,7 +97,7 @@ def small_run(shared_data, tmp_path_factory):
 
 def test_calibrate_dpam_and_chords_on_published_samples(small_run, tmp_path, capsys):
     out = tmp_path / "out"
-    code = run_main(cli, ["calibrate", str(small_run), "--metrics", "dpam,chords", "--out", str(out), "-q"])
+    code = run_main(cli, ["calibrate", str(small_run), "--metric", "dpam,chords", "--out", str(out), "-q"])
     cap = capsys.readouterr()
     assert code == 0, cap.err
     doc = json.loads((out / "cal-run" / "calibrate.json").read_text())
@@ -120,7 +120,7 @@ def test_calibrate_dpam_and_chords_on_published_samples(small_run, tmp_path, cap
     assert (out / "cal-run" / "calibrate.png").stat().st_size > 1000
     assert "noise ladder" in cap.out
     # rerun: every anchor reused
-    code = run_main(cli, ["calibrate", str(small_run), "--metrics", "dpam,chords", "--out", str(out), "-q"])
+    code = run_main(cli, ["calibrate", str(small_run), "--metric", "dpam,chords", "--out", str(out), "-q"])
     assert code == 0
     doc2 = json.loads((out / "cal-run" / "calibrate.json").read_text())
     assert doc2["counts"]["computed"] == 0 and doc2["summary"] == doc["summary"]

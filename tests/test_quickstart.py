@@ -76,9 +76,17 @@ def test_result_files_and_report(qs):
     assert "paper Table 3 shape" in md and "| sample" in md
     for r in rows:
         assert f"{float(r['distance']):.4f}" in md
-    assert md.count("![") == 4 + 1 and "## Provenance" in md  # a figure per sample + the PAM box plot
+    # a figure per sample + the PAM box plot + the calibration ladders
+    assert md.count("![") == 4 + 1 + 1 and "## Provenance" in md
+    # every evaluation of the protocol ran and is in the report
+    dist = json.loads((res / "dist.json").read_text())
+    assert set(dist["summary"]) == {"kad/dpam", "fad/dpam"}
+    assert set(dist["summary"]["kad/dpam"]["conditions"]) == {"baseline", "scene2wav"}
+    cal = json.loads((res / "calibrate.json").read_text())
+    assert set(cal["summary"]) == {"dpam", "chords", "kad"}
+    assert "## Distribution distances to the reference set" in md and "## Metric calibration" in md
     html = (res / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 + 1
+    assert html.count("data:image/png;base64,") == 4 + 1 + 1
     assert (res / "report.tex").read_text().count(r"\begin{tabular}") >= 3
     from s2w_eval.cli import COMMANDS
 

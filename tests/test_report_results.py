@@ -22,13 +22,16 @@ from .test_report import make_run, write_survey
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory, cache_dir) -> Path:
-    """Every result file written by the real commands: pam (CDPAM), chords, survey aggregate, report."""
+    """Every result file written by the real commands: pam (CDPAM), chords, dist, calibrate, survey, report."""
     base = tmp_path_factory.mktemp("results")
     run = make_run(base / "runs" / "demo", seconds=1.0)  # the quickstart protocol's clip length
     out = base / "reports"
     common = ["--protocol", "quickstart", "--out", str(out), "-q"]
     assert run_main(cli, ["pam", str(run), "--metric", "cdpam", "--cache-dir", str(cache_dir), *common]) == 0
     assert run_main(cli, ["chords", str(run), *common]) in (0, 1)
+    dist = ["dist", str(run), "--embedding", "dpam", "--metric", "kad,fad", "--resamples", "50"]
+    assert run_main(cli, [*dist, *common]) == 0
+    assert run_main(cli, ["calibrate", str(run), "--metric", "dpam,chords", *common]) == 0
     write_survey(out / "demo", run)
     assert run_main(cli, ["report", str(out / "demo"), "--max-figures", "1"]) == 0
     return out / "demo"
@@ -38,6 +41,8 @@ def test_every_written_result_file_validates(written):
     files = {
         "pam": written / "pam.json",
         "chords": written / "chords.json",
+        "dist": written / "dist.json",
+        "calibrate": written / "calibrate.json",
         "survey": written / "survey" / "aggregate" / "survey.json",
         "report": written / "report.json",
     }
@@ -110,3 +115,15 @@ def test_latex_compiles(written, tmp_path):
     assert (work / "report.pdf").stat().st_size > 10_000
     overfull = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
     assert all(w < 10 for w in overfull), overfull  # no table or note runs off the page
+
+
+def test_report_shows_distribution_distances_and_calibration(written):
+    md = (written / "report.md").read_text()
+    assert "## Distribution distances to the reference set" in md
+    assert "kad on dpam embeddings" in md and "fad on dpam embeddings" in md and "small n" in md
+    assert "## Metric calibration on anchors of known severity" in md
+    assert "noise ladder" in md and "wrong-scene AUC" in md and "hidden reference best" in md
+    assert (written / "figures" / "calibrate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "kad/dpam (set distance, lower is closer)" in md  # the rankings compare it with PAM's order
+    tex = (written / "report.tex").read_text()
+    assert r"\caption{kad on dpam embeddings" in tex

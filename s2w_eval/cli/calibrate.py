@@ -13,7 +13,7 @@ from ..tasks.calibrate import METRICS
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--metrics",
+    "--metric",
     "metric_names",
     default=None,
     help=f"Comma-separated metrics: {', '.join(METRICS)} (default: all). CDPAM is slow on CPU (~4 s a clip).",

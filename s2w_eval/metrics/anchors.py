@@ -100,6 +100,8 @@ ANCHORS: tuple[Anchor, ...] = (
 )
 ANCHOR_NAMES = tuple(a.name for a in ANCHORS)
 LADDERS = ("noise", "lowpass", "requant")
+#: the metrics `s2w-eval calibrate` can score the anchors with
+CALIBRATED_METRICS = ("cdpam", "dpam", "chords", "kad")
 #: the anchors whose scene is right and whose damage is mild: what wrong-scene must separate from
 MILD = ("noise-30db", "lowpass-7k", "requant-8bit", "shift-0.1s")
 

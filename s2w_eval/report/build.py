@@ -10,8 +10,10 @@ from .loading import RESULT_FILES, RunResults, protocol_mismatch
 from .model import Figure, Report, Section
 from .sections import (
     _audio_section,
+    _calibrate_section,
     _chord_accuracy,
     _chords_section,
+    _dist_section,
     _pam_section,
     _provenance_section,
     _survey_section,
@@ -59,17 +61,20 @@ def build_report(res: RunResults, max_figures: int = 20) -> tuple[Report, list[F
     chords = _chords_section(res)
     survey, sfigs = _survey_section(res)
     audio, afigs = _audio_section(res, max_figures)
+    dist = _dist_section(res)
+    calib, cfigs = _calibrate_section(res)
     sections = [_overview(res), validity_section(res)]
     ranks = rankings_section(res, pam_summary(res)[0], _chord_accuracy)
     if ranks is not None:
         sections.append(ranks)
     diag = diagnostics_section(res)
-    sections += [pam, chords, survey, *([diag] if diag else []), audio, _provenance_section([res])]
+    extra = [sec for sec in (dist, calib, diag) if sec is not None]
+    sections += [pam, chords, survey, *extra, audio, _provenance_section([res])]
     if res.problems:
         sections.insert(1, Section("Problems", [p.format() for p in res.problems]))
     report = Report(f"s2w report: {res.name}", _slug(res.name), sections, list(res.problems))
     add_cautions(report, res)
-    return report, pfigs + sfigs + afigs
+    return report, pfigs + sfigs + cfigs + afigs
 
 
 def _summary(r: RunResults, metric: str) -> dict:

@@ -24,6 +24,8 @@ RESULT_FILES = (
     "pam.csv",
     "chords.json",
     "chords.csv",
+    "dist.json",
+    "calibrate.json",
     "survey/preferences.csv",
     "survey/survey.json",
 )
@@ -55,6 +57,8 @@ class RunResults:
     chords_rows: list[dict[str, str]] | None = None
     survey: dict[str, Any] | None = None
     survey_rows: list[dict[str, str]] | None = None
+    dist: dict[str, Any] | None = None  # dist.json (distribution distances)
+    calibrate: dict[str, Any] | None = None  # calibrate.json (metric calibration on anchors)
     validity: dict[str, dict[str, Any]] = field(default_factory=dict)  # result file -> its "validity" key
     unusable: list[str] = field(default_factory=list)  # result files present but unreadable (see problems)
     sources: dict[str, SourceFile] = field(default_factory=dict)
@@ -63,7 +67,16 @@ class RunResults:
     @property
     def empty(self) -> bool:
         return not any(
-            (self.pam, self.pam_rows, self.chords, self.chords_rows, self.survey, self.survey_rows)
+            (
+                self.pam,
+                self.pam_rows,
+                self.chords,
+                self.chords_rows,
+                self.survey,
+                self.survey_rows,
+                self.dist,
+                self.calibrate,
+            )
         )
 
     def protocol(self) -> dict[str, Any] | None:
@@ -166,6 +179,8 @@ def load_results(result_dir: str | Path, run_dir: str | Path | None = None) -> R
     res.chords_rows = read("chords.csv", "csv")
     res.survey_rows = read("survey/preferences.csv", "csv", "survey/aggregate/preferences.csv")
     res.survey = read("survey/survey.json", "json", "survey/aggregate/survey.json")
+    res.dist = read("dist.json", "json")
+    res.calibrate = read("calibrate.json", "json")
     # csv files carry no provenance of their own: they share their JSON's
     for csv_rel, json_rel in (
         ("pam.csv", "pam.json"),
@@ -260,6 +275,18 @@ def _check_shapes(res: RunResults) -> None:
                 f"{len(bad)} row{'s' if len(bad) > 1 else ''} without a finite numeric distance ({shown}{more})",
                 "they are shown as n/a and take part in no mean, test or winner",
             )
+    for rel, attr, inner in (("dist.json", "dist", "conditions"), ("calibrate.json", "calibrate", "ladders")):
+        doc = getattr(res, attr)
+        if doc is None:
+            continue
+        summary = doc.get("summary")
+        if not isinstance(summary, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get(inner), dict) for v in summary.values()
+        ):
+            _shape_problem(
+                res, rel, f'"summary" is not an object of {inner} per entry', "its section is left out"
+            )
+            setattr(res, attr, None)
     if res.chords is not None and not isinstance(res.chords.get("match", []), list):
         _shape_problem(res, "chords.json", '"match" is not a list', "its agreement table is left out")
         del res.chords["match"]

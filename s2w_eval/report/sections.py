@@ -431,6 +431,51 @@ def _bold_best(t: Table, col: int) -> None:
                 t.bold.add((i, col))
 
 
+# ------------------------------------------------------------------------------------------ dist, calibrate
+
+
+def _dist_section(res: RunResults) -> Section | None:
+    """Distribution distances (dist.json); None when the run has none (an optional evaluation)."""
+    if res.dist is None:
+        return None
+    from ..tasks.dist import dist_tables
+
+    sec = Section("Distribution distances to the reference set (KAD, FAD)")
+    src = _source_note(res, "dist.json")
+    for t in dist_tables(res.dist):
+        t.source = src
+        sec.blocks.append(t)
+    if not sec.blocks:
+        sec.blocks.append("Not available: dist.json holds no distances.")
+    return sec
+
+
+def _calibrate_section(res: RunResults) -> tuple[Section | None, list[Figure]]:
+    """How far each metric can be trusted on this run's own reference clips (calibrate.json and its figure)."""
+    if res.calibrate is None:
+        return None, []
+    from ..tasks.calibrate import calibration_tables
+
+    sec = Section("Metric calibration on anchors of known severity")
+    src = _source_note(res, "calibrate.json")
+    for t in calibration_tables(res.calibrate):
+        t.source = src
+        sec.blocks.append(t)
+    figs = []
+    name = res.calibrate.get("figure")
+    png = res.result_dir / str(name) if isinstance(name, str) and name else None
+    if png is not None and png.is_file() and png.resolve().parent == res.result_dir.resolve():
+        fig = Figure(
+            "calibrate.png",
+            "Mean score per anchor of each ladder (scaled to the strongest anchor)",
+            png.read_bytes(),
+            "A metric that measures the damage rises along every ladder.",
+        )
+        figs.append(fig)
+        sec.blocks.append(fig)
+    return sec, figs
+
+
 # ------------------------------------------------------------------------------------------ survey
 
 
@@ -712,7 +757,7 @@ def _provenance_section(results: Sequence[RunResults]) -> Section:
                     src.sha256[:16],
                     str(prov.get("command", "")),
                     str(prov.get("s2w_version", "")),
-                    str(prov.get("created_utc", "")),
+                    str(prov.get("created_utc", "")).removesuffix("+00:00"),
                     f"{proto.get('name')} v{proto.get('version')}"
                     if isinstance(proto, dict) and proto
                     else "none",

@@ -105,6 +105,11 @@ def measures(
         vals = [(c, v) for c, v in vals if v is not None]
         if len(vals) > 1:
             out[f"PAM {metric} (mean distance, lower is closer)"] = sorted(vals, key=lambda cv: cv[1])
+    for key, d in ((res.dist or {}).get("summary") or {}).items():
+        vals = [(c, num(v.get("value"))) for c, v in (d.get("conditions") or {}).items()]
+        vals = [(c, v) for c, v in vals if v is not None]
+        if len(vals) > 1:
+            out[f"{key} (set distance, lower is closer)"] = sorted(vals, key=lambda cv: cv[1])
     rows = res.chords_rows or []
     for method in dict.fromkeys(r.get("method", "") for r in rows):
         conds = list(dict.fromkeys(r.get("condition", "") for r in rows if r.get("method", "") == method))

@@ -34,7 +34,7 @@ from ..stats import bootstrap_ci
 from ..vocab import did_you_mean
 from .base import Context, Item, Task
 
-METRICS = ("cdpam", "dpam", "chords", "kad")
+METRICS = A.CALIBRATED_METRICS
 REDRAW = "noise-20db-redraw"
 CAL_COLUMNS = (
     "sample",
@@ -342,48 +342,8 @@ class CalibrateTask(Task):
     def sort_key(self, row):
         return None
 
-    def format_tables(self, rows, doc, fmt: str, title: str) -> str:
-        from tabulate import tabulate
-
-        body = []
-        for metric, s in doc["summary"].items():
-            ladder_cells = []
-            for ladder in A.LADDERS:
-                L = s["ladders"].get(ladder)
-                ladder_cells.append(
-                    "n/a"
-                    if not L
-                    else f"{_f(L['spearman'])} [{_f(L['ci95_low'])}, {_f(L['ci95_high'])}] ({L['monotonic']}/{L['n']})"
-                )
-            body.append(
-                [
-                    metric,
-                    *ladder_cells,
-                    f"{s['hidden_reference_best']['best']}/{s['hidden_reference_best']['n']} "
-                    f"({s['hidden_reference_best']['strictly']} strictly)",
-                    _f(s["wrong_scene"]["auc"]),
-                    _f(s["run_to_run"]["mean_abs_diff"]) + f" ({_f(s['run_to_run']['relative_to_span'])})",
-                ]
-            )
-        head = f"{title}: calibration on anchors made from {doc['reference']!r} (Spearman with severity [95% CI] (samples in exact order))"
-        return (
-            head
-            + "\n\n"
-            + tabulate(
-                body,
-                headers=[
-                    "metric",
-                    "noise ladder",
-                    "low-pass ladder",
-                    "requant ladder",
-                    "hidden ref best",
-                    "wrong-scene AUC",
-                    "run-to-run (rel.)",
-                ],
-                tablefmt=fmt if fmt != "csv" else "github",
-                disable_numparse=True,
-            )
-        )
+    def tables(self, rows, doc, title: str) -> list:
+        return calibration_tables(doc, title)
 
     def close(self) -> None:
         self.scorers.clear()
@@ -502,7 +462,65 @@ def write_figure(summary: Mapping[str, Any], rows, path: Path) -> str:
     return path.name
 
 
-def _f(v) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    return f"{v:.3f}"
+def calibration_tables(doc: Mapping[str, Any], title: str | None = None) -> list:
+    """calibrate.json as two tables: per metric, the Spearman correlation of its score with each ladder's
+    severity (mean over samples [bootstrap 95% CI], samples in exact order); then how often the hidden
+    reference scores best, the wrong-scene AUC against mild damage, and the run-to-run noise."""
+    from ..report.tables import Table, fmt_ci, fmt_float
+
+    ref = doc.get("reference", "reference")
+    summary = doc.get("summary") or {}
+    ladders = Table(
+        f"{title + ': ' if title else ''}calibration on anchors made from {ref!r}: Spearman correlation of the "
+        "score with the damage's severity",
+        [
+            "metric",
+            *(f"{ladder} ladder" for ladder in A.LADDERS),
+            *(f"{ladder} in order" for ladder in A.LADDERS),
+        ],
+        [],
+        note="Mean Spearman over the samples [bootstrap 95% CI]; 'in order': samples whose scores rise strictly "
+        "along the ladder. A metric that measures damage has 1.000 everywhere.",
+    )
+    checks = Table(
+        f"{title + ': ' if title else ''}calibration on anchors made from {ref!r}: sanity checks",
+        [
+            "metric",
+            "hidden reference best",
+            "strictly best",
+            "wrong-scene AUC",
+            "run-to-run",
+            "run-to-run (rel.)",
+        ],
+        [],
+        note="Hidden reference best: samples where the reference itself scores best among its anchors. "
+        "Wrong-scene AUC: how well another scene's audio is told from mild damage (1 = always). Run-to-run: "
+        "the score change when the same noise anchor is drawn again (absolute, and relative to the 0 dB "
+        "anchor's score).",
+    )
+    for metric, s in summary.items():
+        lad = s.get("ladders") or {}
+        ladders.rows.append(
+            [
+                metric,
+                *(
+                    f"{fmt_float(lad[x]['spearman'], 3)} {fmt_ci(lad[x]['ci95_low'], lad[x]['ci95_high'], 2)}"
+                    if x in lad
+                    else "n/a"
+                    for x in A.LADDERS
+                ),
+                *(f"{lad[x]['monotonic']}/{lad[x]['n']}" if x in lad else "n/a" for x in A.LADDERS),
+            ]
+        )
+        hb, rr = s.get("hidden_reference_best") or {}, s.get("run_to_run") or {}
+        checks.rows.append(
+            [
+                metric,
+                f"{hb.get('best', 0)}/{hb.get('n', 0)}",
+                f"{hb.get('strictly', 0)}/{hb.get('n', 0)}",
+                fmt_float((s.get("wrong_scene") or {}).get("auc"), 3),
+                fmt_float(rr.get("mean_abs_diff"), 3),
+                fmt_float(rr.get("relative_to_span"), 3),
+            ]
+        )
+    return [ladders, checks]

@@ -54,6 +54,7 @@ class DistTask(Task):
     name = "dist"
     command = "s2w-eval dist"
     columns = DIST_COLUMNS
+    console_columns = DIST_COLUMNS[:8]
     finite_columns = ("value",)
     sample_fields = ()
     unit = "distance"
@@ -270,38 +271,8 @@ class DistTask(Task):
     def sort_key(self, row: Mapping[str, Any]) -> Any:
         return (row["embedding"], row["metric"], row["condition"])
 
-    def format_tables(self, rows, doc, fmt: str, title: str) -> str:
-        from tabulate import tabulate
-
-        if fmt == "csv":
-            from ..results import rows_to_csv
-
-            return rows_to_csv(rows, DIST_COLUMNS[:8])
-        body = [
-            [
-                r["embedding"],
-                r["metric"],
-                r["condition"],
-                _f(r["value"]),
-                f"[{_f(r['ci95_low'])}, {_f(r['ci95_high'])}]" if r["metric"] != "fad-inf" else "n/a",
-                r["n"],
-            ]
-            for r in rows
-        ]
-        head = f"{title}: distance of each condition's set to the {doc['reference']!r} set (lower is closer)"
-        text = (
-            head
-            + "\n\n"
-            + tabulate(
-                body,
-                headers=["embedding", "distance", "condition", "value", "bootstrap 95% CI", "n"],
-                tablefmt=fmt,
-                disable_numparse=True,
-            )
-        )
-        if any(r["metric"] == "fad" for r in rows):
-            text += "\n\nnote: " + FAD_BIAS_NOTE
-        return text
+    def tables(self, rows, doc, title: str) -> list:
+        return dist_tables(doc, title)
 
     def close(self) -> None:
         for e in self.embeddings.values():
@@ -309,7 +280,26 @@ class DistTask(Task):
         self._emb.clear()
 
 
-def _f(v) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    return f"{v:.4f}"
+def dist_tables(doc: Mapping[str, Any], title: str | None = None) -> list:
+    """One table per distance and embedding from dist.json: each condition's distance to the reference set
+    with its bootstrap CI and set sizes, the closest condition in bold; FAD carries its small-sample note."""
+    from ..report.tables import Table, fmt_ci, fmt_float
+
+    out = []
+    for key, d in (doc.get("summary") or {}).items():
+        conds = d.get("conditions") or {}
+        t = Table(
+            f"{title + ': ' if title else ''}{d.get('metric', key)} on {d.get('embedding', '?')} embeddings: "
+            f"distance of each condition's set to the {doc.get('reference', 'reference')!r} set (lower is closer)",
+            ["condition", "value", "bootstrap 95% CI", "n", "n (reference)"],
+            [],
+            note=d.get("note", ""),
+            conditions=list(conds),
+        )
+        for i, (c, v) in enumerate(conds.items()):
+            ci = "n/a" if d.get("metric") == "fad-inf" else fmt_ci(v.get("ci95_low"), v.get("ci95_high"))
+            t.rows.append([c, fmt_float(v.get("value")), ci, str(v.get("n", "")), str(v.get("n_ref", ""))])
+            if c == d.get("closest") and len(conds) > 1:
+                t.bold.add((i, 1))
+        out.append(t)
+    return out
