@@ -254,6 +254,41 @@ def test_measures_that_rank_differently_are_said_in_words(tmp_path):
     assert "All 2 measures order the conditions they share the same way" in md and "disagree:" not in md
 
 
+def test_a_set_distance_that_ranks_otherwise_than_pam_is_said_in_words(tmp_path):
+    """dist.json's distances are lower-is-better, like PAM's: an opposite order is a disagreement."""
+    from s2w_eval.metrics.pam import summarize
+
+    out = tmp_path / "reports" / "r"
+    values = {
+        (s, c, "cdpam"): v for s in ("N1", "N2", "P1") for c, v in (("baseline", 0.2), ("scene2wav", 0.5))
+    }
+    rows = _pam_rows(["N1", "N2", "P1"], values)
+    atomic_write_csv(out / "pam.csv", rows)
+    prov = provenance(command="pam")
+    atomic_write_json(out / "pam.json", {"run": "r", "summary": summarize(rows), "provenance": prov})
+
+    def dist(base: float, s2w: float) -> None:
+        conds = {
+            c: {"value": v, "ci95_low": v - 0.1, "ci95_high": v + 0.1, "n": 3, "n_ref": 3}
+            for c, v in (("baseline", base), ("scene2wav", s2w))
+        }
+        summary = {
+            "kad/dpam": {"metric": "kad", "embedding": "dpam", "conditions": conds, "lower_is_better": True}
+        }
+        atomic_write_json(
+            out / "dist.json", {"run": "r", "reference": "target", "summary": summary, "provenance": prov}
+        )
+
+    dist(0.9, 0.1)  # scene2wav's set is closer, while CDPAM finds baseline's clips closer
+    sec = _report(out).split("## Rankings: do the measures agree?")[1].split("\n## ")[0]
+    assert "kad/dpam (set distance, lower is closer): scene2wav > baseline (best first)." in sec
+    assert "but kad/dpam (set distance, lower is closer) ranks scene2wav > baseline" in sec
+    dist(0.1, 0.9)  # the same order as CDPAM's
+    md = _report(out)
+    assert "All 2 measures order the conditions they share the same way" in md and "disagree:" not in md
+    assert "## Distribution distances to the reference set" in md
+
+
 # ------------------------------------------------------------------------------------------ tables
 
 

@@ -161,7 +161,7 @@ def rankings_section(res: RunResults, pam_summary: dict[str, Any], chord_accurac
     if not ms:
         return None
     sec = Section("Rankings: do the measures agree?")
-    lower = {name for name in ms if name.startswith("PAM ")}
+    lower = {name for name in ms if "lower is closer" in name}  # PAM and set distances
 
     def better(name):
         return (lambda u, v: u < v) if name in lower else (lambda u, v: u > v)
