@@ -250,6 +250,17 @@ def format_option(f: Callable) -> Callable:
     )(f)
 
 
+def cache_options(f: Callable) -> Callable:
+    """`--cache-dir DIR` and `--no-cache`: the verified embedding cache; arrive as `cache_dir`, `no_cache`."""
+    f = click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")(f)
+    return click.option(
+        "--cache-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Embedding cache (default: $S2W_CACHE_DIR or ~/.cache/s2w).",
+    )(f)
+
+
 def quiet_option(f: Callable) -> Callable:
     """`-q/--quiet`: no progress display (bars on a terminal, a line every 10% elsewhere); arrives as `quiet`."""
     return click.option("-q", "--quiet", is_flag=True, help="No progress output.")(f)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import finish_scores, parse_list, score_printer, scoring_options
+from ..clikit import cache_options, finish_scores, parse_list, score_printer, scoring_options
 from ..features.embeddings import EMBEDDINGS
 from ..metrics.dist import METRICS
 
@@ -47,13 +47,7 @@ from ..metrics.dist import METRICS
 )
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the protocol's, else 0).")
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Embedding cache (default: $S2W_CACHE_DIR or ~/.cache/s2w).",
-)
-@click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
+@cache_options
 @scoring_options
 def dist(
     paths,

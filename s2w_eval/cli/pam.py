@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from ..clikit import check_protocol_options, finish_scores, parse_list, score_printer, scoring_options
+from ..clikit import (
+    cache_options,
+    check_protocol_options,
+    finish_scores,
+    parse_list,
+    score_printer,
+    scoring_options,
+)
 from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES
 
 
@@ -56,13 +63,7 @@ from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES
     help="Clips of equal length embedded together (default: 1 on cpu, where batching is slower, 8 on cuda).",
 )
 @click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the protocol's, else 0).")
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Embedding cache (default: $S2W_CACHE_DIR or ~/.cache/s2w).",
-)
-@click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
+@cache_options
 @scoring_options
 def pam(
     paths,

@@ -146,6 +146,36 @@ class Task:
         """Free what the task holds (networks, open files)."""
 
 
+def compared_conditions(ctx: Context, reference: str, conditions: Sequence[str] | None) -> list[str]:
+    """The conditions a reference-based task compares: `conditions` (a missing one is a problem, the rest
+    scored) or every condition of the run but the reference. No reference folder, or nothing left: DataError."""
+    from ..errors import DataError
+
+    run = ctx.run
+    if reference not in run.conditions:
+        raise DataError(
+            f"reference condition {reference!r} not found (conditions: {', '.join(sorted(run.conditions)) or 'none'})",
+            run.root,
+            "name the reference folder (the protocol's `reference`, or the reference option)",
+        )
+    if conditions:
+        for c in conditions:
+            if c not in run.conditions:
+                ctx.problems.append(
+                    Problem(str(run.root / c), f"condition {c!r} not found in run {run.name!r}")
+                )
+        conds = [c for c in conditions if c in run.conditions and c != reference]
+    else:
+        conds = [c for c in sorted(run.conditions) if c != reference]
+    if not conds:
+        raise DataError(
+            f"nothing to compare with the reference {reference!r}",
+            run.root,
+            "add condition folders or fix the list of conditions",
+        )
+    return conds
+
+
 def items_of(
     run: Run, conditions: Iterable[str], variants: Sequence[str], reference: str | None = None
 ) -> list[Item]:

@@ -23,7 +23,7 @@ from ..errors import DataError, Problem, S2WError, UsageError
 from ..features.embeddings import Embedding, embed_cached
 from ..metrics import dist as D
 from ..vocab import did_you_mean
-from .base import Context, Item, Task
+from .base import Context, Item, Task, compared_conditions
 
 DIST_COLUMNS = (
     "condition",
@@ -90,29 +90,7 @@ class DistTask(Task):
 
     def items(self, ctx: Context) -> list[Item]:
         run = ctx.run
-        if self.reference not in run.conditions:
-            raise DataError(
-                f"reference condition {self.reference!r} not found (conditions: "
-                f"{', '.join(sorted(run.conditions)) or 'none'})",
-                run.root,
-                "name the reference folder (the protocol's `reference`, or the reference option)",
-            )
-        if self.conditions:
-            for c in self.conditions:
-                if c not in run.conditions:
-                    ctx.problems.append(
-                        Problem(str(run.root / c), f"condition {c!r} not found in run {run.name!r}")
-                    )
-            conds = [c for c in self.conditions if c in run.conditions and c != self.reference]
-        else:
-            conds = [c for c in sorted(run.conditions) if c != self.reference]
-        if not conds:
-            raise DataError(
-                f"nothing to compare with the reference {self.reference!r}",
-                run.root,
-                "add condition folders or fix the list of conditions",
-            )
-        self.scored_conditions = conds
+        conds = self.scored_conditions = compared_conditions(ctx, self.reference, self.conditions)
         items = []
         for cond in conds:
             samples = [s for s in run.samples if run.clip(cond, s.id) and run.clip(self.reference, s.id)]

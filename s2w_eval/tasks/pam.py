@@ -19,7 +19,7 @@ from ..features.base import PerceptualMetric
 from ..io.audio import probe_audio
 from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES, summarize
 from ..vocab import did_you_mean
-from .base import Context, Item, Task, items_of
+from .base import Context, Item, Task, compared_conditions, items_of
 
 PAM_COLUMNS = (
     "sample",
@@ -101,32 +101,8 @@ class PamTask(Task):
     # -- items and keys ---------------------------------------------------------------------------------
 
     def items(self, ctx: Context) -> list[Item]:
-        from ..errors import Problem
-
         run = ctx.run
-        if self.reference not in run.conditions:
-            raise DataError(
-                f"reference condition {self.reference!r} not found (conditions: "
-                f"{', '.join(sorted(run.conditions)) or 'none'})",
-                run.root,
-                "name the reference folder (the protocol's `reference`, or the reference option)",
-            )
-        if self.conditions:
-            for c in self.conditions:
-                if c not in run.conditions:
-                    ctx.problems.append(
-                        Problem(str(run.root / c), f"condition {c!r} not found in run {run.name!r}")
-                    )
-            conds = [c for c in self.conditions if c in run.conditions and c != self.reference]
-        else:
-            conds = [c for c in sorted(run.conditions) if c != self.reference]
-        if not conds:
-            raise DataError(
-                f"nothing to compare with the reference {self.reference!r}",
-                run.root,
-                "add condition folders or fix the list of conditions",
-            )
-        self.scored_conditions = conds
+        conds = self.scored_conditions = compared_conditions(ctx, self.reference, self.conditions)
         return items_of(run, conds, list(self.metrics), self.reference)
 
     def key_params(self, item: Item) -> Mapping[str, Any]:
