@@ -42,7 +42,7 @@ def main() -> int:
     ap.add_argument(
         "--work", type=Path, default=None, help="work folder (default benchmarks/results/learning/)"
     )
-    ap.add_argument("--minutes", type=float, default=None, help="minutes of synthetic movie (default 3)")
+    ap.add_argument("--minutes", type=float, default=None, help="minutes of synthetic movie (default 12)")
     ap.add_argument("--temperature", type=float, default=0.5, help="sampling temperature of Scene2Wav")
     ap.add_argument("--clips", type=int, default=0, help="test clips generated (0 = all)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="extra config override")
@@ -70,7 +70,7 @@ def main() -> int:
             REPO / "benchmarks" / "results" / ("learning-quick.json" if args.quick else "learning.json")
         )
     work = args.work or REPO / "benchmarks" / "results" / ("learning-quick" if args.quick else "learning")
-    minutes = args.minutes or (1.5 if args.quick else 3.0)
+    minutes = args.minutes or (1.5 if args.quick else 12.0)
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
 
