@@ -38,8 +38,8 @@ def _fmt_table(rows, headers, fmt):
     default="paper",
     show_default=True,
     type=click.Choice(["paper", "small", "tiny"]),
-    help="paper: the published sizes and optimisers; small: learns chords on the synthetic set in minutes on "
-    "a CPU; tiny: seconds, for tests (cannot continue a chord)",
+    help="paper: the published sizes and optimisers; small: the learning recipe's size (trains on the "
+    "synthetic set in about 10 minutes on 2 CPU cores; docs/models.md says what it learns); tiny: seconds, for tests (cannot continue a chord)",
 )
 @click.option(
     "--set",
