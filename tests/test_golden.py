@@ -53,10 +53,11 @@ def _compare(got: Path, want: Path) -> None:
 
 
 #: CDPAM costs about 4 s of CPU per 3 s clip: every DPAM row is compared, and CDPAM on every 3 s sample (their
-#: embeddings land in the session's cache, which test_pam's end-to-end test then reuses) but one 10 s sample
+#: embeddings land in the session's cache, which test_pam's end-to-end test then reuses); the 10 s run's CDPAM
+#: rows are not recomputed (the same code at another length; 40-60 s of the suite)
 CDPAM_SAMPLES = {
     "cognimuse-3s": ("N1", "N2", "N3", "N4", "N5", "P1", "P2", "P3", "P4", "P5"),
-    "cognimuse-10s": ("N1",),
+    "cognimuse-10s": (),
 }
 
 
@@ -110,6 +111,8 @@ def test_pam_equals_golden(shared_data, tmp_path, cache_dir, run):
     _compare_to(tmp_path / "dpam" / run / "pam.csv", run, lambda r: r["metric"] != "cdpam")
     # CDPAM on a subset of the samples (the run keeps its name: the output folder is named after it)
     keep = CDPAM_SAMPLES[run]
+    if not keep:
+        return
     sub = _subset_run(samples, tmp_path / "sub" / run, keep)
     args = ["pam", str(sub), "--metric", "cdpam", *common, "--out", str(tmp_path / "cdpam")]
     assert run_main(cli, args) == 0
