@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, S2WError
+from ..errors import DataError, Problem, S2WError
 from ..io.runs import Run, Sample
 
 
@@ -149,8 +149,6 @@ class Task:
 def compared_conditions(ctx: Context, reference: str, conditions: Sequence[str] | None) -> list[str]:
     """The conditions a reference-based task compares: `conditions` (a missing one is a problem, the rest
     scored) or every condition of the run but the reference. No reference folder, or nothing left: DataError."""
-    from ..errors import DataError
-
     run = ctx.run
     if reference not in run.conditions:
         raise DataError(
