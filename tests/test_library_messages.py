@@ -22,10 +22,17 @@ from s2w_models.cli import cli as models_cli
 
 PACKAGE = Path(__file__).resolve().parents[1] / "s2w_models"
 LIBRARY = sorted(p for p in PACKAGE.rglob("*.py") if not p.name.startswith("cli"))
+EVAL = Path(__file__).resolve().parents[1] / "s2w_eval"
+#: s2w_eval's library: everything but the CLI package and its kit
+EVAL_LIBRARY = sorted(
+    p for p in EVAL.rglob("*.py") if p.relative_to(EVAL).parts[0] != "cli" and p.name != "clikit.py"
+)
 CLI_MODULES = sorted(PACKAGE.glob("cli*.py"))
 
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-_COMMAND = re.compile(r"`s2w(?:-models|-eval)? [^`]*`")
+#: command lines a message may show (the user types them; their flags are not the failed call's): backquoted
+#: s2w commands, and pip installs
+_COMMAND = re.compile(r"`s2w(?:-models|-eval)? [^`]*`|pip install [^();]*")
 
 
 def _text(node: ast.AST, constants: dict[str, str]) -> list[str]:
@@ -158,3 +165,10 @@ def test_in_cli_words_renames_a_param_and_a_fix():
     with pytest.raises(UsageError) as err, in_cli_words({"checkpoints": "checkpoint"}):
         raise UsageError("bad", param="temperature")  # not renamed
     assert err.value.format(as_option=True) == "--temperature: bad"
+
+
+@pytest.mark.parametrize("path", EVAL_LIBRARY, ids=[str(p.relative_to(EVAL)) for p in EVAL_LIBRARY])
+def test_no_eval_library_error_names_a_flag(path):
+    """s2w_eval's library (metrics, tasks, runner, api, report, survey, io) speaks in parameters too."""
+    found = flags_in_raises(path.read_text(encoding="utf-8"))
+    assert not found, "; ".join(f"{path.name}:{line} {flag} in {text!r}" for line, flag, text in found)

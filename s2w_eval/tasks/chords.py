@@ -78,7 +78,7 @@ class ChordsTask(Task):
                 f"{len(missing)} sample(s) have no intended emotion (e.g. {missing[0]!r}); chords compares each "
                 "clip's label with it",
                 run.root / "samples.csv",
-                "give samples.csv an emotion column (s2w-eval run init DIR --emotions TABLE writes one)",
+                "give samples.csv an emotion column (`s2w-eval run init DIR --emotions TABLE` writes one)",
             )
         if self.conditions is None:
             conds = list(run.conditions)
