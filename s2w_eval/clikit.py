@@ -220,6 +220,23 @@ def score_printer(fmt: str, quiet: bool) -> Callable:
     return on_run
 
 
+def run_scoring(score, *args, protocol, long, out_root, fmt, quiet, **options) -> int:
+    """One scoring command after its options: refuse --protocol with --long, call `score` (an `api` function:
+    pam, chords, dist, calibrate, pam_folders) with the options every scoring command shares, print each run as
+    it is scored, then the problems; returns the exit code."""
+    check_protocol_options(protocol, long)
+    scores = score(
+        *args,
+        protocol,
+        long=long,
+        out=out_root,
+        progress=False if quiet else None,
+        on_run=score_printer(fmt, quiet),
+        **options,
+    )
+    return finish_scores(scores, fmt)
+
+
 def finish_scores(scores, fmt: str) -> int:
     """After `api.score`: the JSON documents (with --format json), every problem, and the exit code."""
     if fmt == "json":

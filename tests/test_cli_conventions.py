@@ -182,3 +182,14 @@ def test_shell_completion_as_documented(prog, module, words, expected):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"plain,{expected}" in done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("command", ["pam", "chords", "dist", "calibrate"])
+def test_every_scoring_command_refuses_protocol_with_long(command, tmp_path, capsys):
+    """One rule, one refusal: --protocol and --long name two protocols; no scoring command picks one silently."""
+    run = make_run(tmp_path / "runs" / "r", {"P1": "positive", "N1": "negative"}, seconds=0.4)
+    out = tmp_path / "rep"
+    args = [command, str(run), "--protocol", "quickstart", "--long", "-o", str(out), "-q"]
+    assert run_main(eval_cli, args) == 2
+    assert "give either --protocol or --long, not both" in capsys.readouterr().err
+    assert not out.exists()  # refused before any work

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import finish_scores, parse_list, score_printer, scoring_options
+from ..clikit import parse_list, run_scoring, scoring_options
 from ..tasks.calibrate import METRICS
 
 
@@ -40,18 +40,18 @@ def calibrate(paths, metric_names, embedding, reference, device, seed, protocol,
     Writes OUT/<run>/calibrate.csv, calibrate.json and calibrate.png."""
     from .. import api
 
-    scores = api.calibrate(
+    return run_scoring(
+        api.calibrate,
         list(paths),
-        protocol,
+        protocol=protocol,
         long=long,
-        out=out_root,
+        out_root=out_root,
+        fmt=fmt,
+        quiet=quiet,
         cache=False,
-        progress=False if quiet else None,
-        on_run=score_printer(fmt, quiet),
         metrics=parse_list(metric_names, METRICS, "metric"),
         embedding=embedding,
         reference=reference,
         device=device,
         seed=seed,
     )
-    return finish_scores(scores, fmt)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import check_protocol_options, finish_scores, parse_list, score_printer, scoring_options
+from ..clikit import parse_list, run_scoring, scoring_options
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
@@ -51,16 +51,15 @@ def chords(paths, method_names, params, conditions, protocol, long, out_root, fm
     Rerunning resumes: clips already done with the same file content, method and parameters are reused."""
     from .. import api
 
-    check_protocol_options(protocol, long)
-    scores = api.chords(
+    return run_scoring(
+        api.chords,
         list(paths),
-        protocol,
+        protocol=protocol,
         long=long,
-        out=out_root,
-        progress=False if quiet else None,
-        on_run=score_printer(fmt, quiet),
+        out_root=out_root,
+        fmt=fmt,
+        quiet=quiet,
         methods=parse_list(method_names),
         params=_parse_params(params),
         conditions=parse_list(conditions),
     )
-    return finish_scores(scores, fmt)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import cache_options, finish_scores, parse_list, score_printer, scoring_options
+from ..clikit import cache_options, parse_list, run_scoring, scoring_options
 from ..features.embeddings import EMBEDDINGS
 from ..metrics.dist import METRICS
 
@@ -74,15 +74,16 @@ def dist(
     embeddings are cached."""
     from .. import api
 
-    scores = api.dist(
+    return run_scoring(
+        api.dist,
         list(paths),
-        protocol,
+        protocol=protocol,
         long=long,
-        out=out_root,
+        out_root=out_root,
+        fmt=fmt,
+        quiet=quiet,
         cache_dir=cache_dir,
         cache=not no_cache,
-        progress=False if quiet else None,
-        on_run=score_printer(fmt, quiet),
         metrics=parse_list(metric_names, METRICS, "metric"),
         embeddings=parse_list(embedding_names, list(EMBEDDINGS), "embedding"),
         weights=weights,
@@ -93,4 +94,3 @@ def dist(
         device=device,
         seed=seed,
     )
-    return finish_scores(scores, fmt)

@@ -8,10 +8,8 @@ import click
 
 from ..clikit import (
     cache_options,
-    check_protocol_options,
-    finish_scores,
     parse_list,
-    score_printer,
+    run_scoring,
     scoring_options,
 )
 from ..metrics.pam import DPAM_LOADERS, METRIC_NAMES
@@ -92,7 +90,6 @@ def pam(
     (clips matched by file name; results in OUT/<REF>-vs-<A>-<B>/)."""
     from .. import api
 
-    check_protocol_options(protocol, long)
     if estimates:
         if paths or not reference:
             raise click.UsageError(
@@ -106,15 +103,16 @@ def pam(
         run_or_folders = None
     score = api.pam_folders if run_or_folders else api.pam
     first = (run_or_folders["reference"], run_or_folders["estimates"]) if run_or_folders else (list(paths),)
-    scores = score(
+    return run_scoring(
+        score,
         *first,
-        protocol,
+        protocol=protocol,
         long=long,
-        out=out_root,
+        out_root=out_root,
+        fmt=fmt,
+        quiet=quiet,
         cache_dir=cache_dir,
         cache=not no_cache,
-        progress=False if quiet else None,
-        on_run=score_printer(fmt, quiet),
         metrics=parse_list(metric_names, METRIC_NAMES, "metric"),
         dpam_loader=dpam_loader,
         reference=reference,
@@ -124,4 +122,3 @@ def pam(
         batch_size=batch_size,
         seed=seed,
     )
-    return finish_scores(scores, fmt)
