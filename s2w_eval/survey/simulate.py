@@ -23,6 +23,7 @@ from ..errors import UsageError
 from ..io.runs import EMOTIONS
 from ..results import atomic_write_csv, atomic_write_json, provenance
 from .keyfile import AnswerKey, load_key
+from .mturk import RESULT_HEAD
 from .preview import read_batch
 
 _SPEC = re.compile(r"^(?:(?P<emotion>[A-Za-z]+):)?(?P<a>[^:>]+)>(?P<b>[^:>]+):(?P<p>[0-9.]+)$")
@@ -180,18 +181,7 @@ def simulate_rows(
 
 def results_columns(key: AnswerKey, batch_cols: list[str]) -> list[str]:
     return (
-        [
-            "HITId",
-            "HITTypeId",
-            "Title",
-            "Reward",
-            "AssignmentId",
-            "WorkerId",
-            "AssignmentStatus",
-            "AcceptTime",
-            "SubmitTime",
-            "WorkTimeInSeconds",
-        ]
+        list(RESULT_HEAD)  # the columns MTurk's batch results start with (fetch writes the same)
         + [f"Input.{c}" for c in batch_cols]
         + [f"Answer.pair{k}" for k in range(1, key.n_items + 1)]
         + _page_columns(key)
