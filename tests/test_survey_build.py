@@ -20,6 +20,8 @@ from s2w_eval.survey.build import build_survey, check_base_url
 from s2w_eval.survey.design import SurveyDesign, load_design, parse_pairs
 from s2w_eval.survey.preview import fill_template
 
+from .conftest import TEST_DATA
+
 HOSTILE = [
     '"><img src=x onerror=alert(1)>',
     "<script>alert(1)",
@@ -30,7 +32,7 @@ HOSTILE = [
 ]
 SAFE = ["N1", "N2", "N3", "P1", "P2", "P3"]
 CONDITIONS = ("target", "baseline", "scene2wav")
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = TEST_DATA
 
 
 def make_run(

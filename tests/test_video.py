@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,15 +17,15 @@ from s2w_eval.io.video import (
     write_video,
 )
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from .conftest import NO_DATA, TEST_DATA
+
+DATA = TEST_DATA
 SCENES = sorted((DATA / "scene2wav-samples").glob("*/scenes/*.mp4"))
 
 
 def needs_scenes():
     if not SCENES:
-        pytest.skip(
-            f"real scene videos not found under {DATA / 'scene2wav-samples'} (shared test data absent)"
-        )
+        pytest.skip(f"real scene videos not found under {DATA / 'scene2wav-samples'} ({NO_DATA})")
 
 
 def hsv_eqs(r: float, g: float, b: float) -> tuple[float, float, float]:
