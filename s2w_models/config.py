@@ -69,6 +69,10 @@ class BaselineConfig:
     step: int = 8
     output_activation: str = "tanh"  # "relu" is the authors' (non-negative waveform, bug B2)
     decoder_input: str = "autoregressive"  # honest default; "leaky_unshifted" = authors' teacher forcing (B1)
+    # beyond the paper: with a teacher-forced decoder_input, each decoder step's input (the previous 8 target
+    # samples) is zeroed with this probability during training ("word dropout", Bowman et al. 2016), so the
+    # decoder must carry the scene in its state: with 0 (the paper's) it plays the same chord for every scene
+    input_dropout: float = 0.0
 
 
 @dataclass
@@ -155,6 +159,12 @@ class Config:
         _choice("samplernn.conditioning", self.samplernn.conditioning, CONDITIONINGS)
         _choice("samplernn.quantization", self.samplernn.quantization, QUANTIZATIONS)
         _choice("samplernn.encoder_mode", self.samplernn.encoder_mode, ENCODER_MODES)
+        if self.baseline.input_dropout and self.baseline.decoder_input == "autoregressive":
+            raise UsageError(
+                "baseline.input_dropout drops teacher-forced decoder inputs, but baseline.decoder_input is "
+                "autoregressive (the decoder is fed its own output)",
+                fix="add baseline.decoder_input=shifted, or leave baseline.input_dropout at 0",
+            )
         top = self.top_frame
         if self.data.audio_len % self.baseline.step:
             raise UsageError(
@@ -219,6 +229,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "encoder.hidden": (1, 65_536),
     "encoder.layers": (1, 64),
     "baseline.step": (1, 65_536),
+    "baseline.input_dropout": (0, 0.99),
     "samplernn.dim": (1, 65_536),
     "samplernn.n_rnn": (1, 64),
     "samplernn.q_levels": (2, 65_536),

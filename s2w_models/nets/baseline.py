@@ -8,6 +8,10 @@ Honest by default: `generate(v, n_samples)` decodes from the video alone, feedin
 - "shifted": teacher forcing on the previous ground-truth step (causal);
 - "leaky_unshifted": the authors' code (bug B1): the decoder input at step t is the target step t itself, so
   its output depends on the answer. A named training option only; `generate` never looks at target audio.
+With a teacher-forced mode, `input_dropout` p (beyond the paper) zeroes each step's input with probability p in
+training: teacher-forced, the decoder needs the scene only for its first step (the audio tells it the rest) and
+plays one chord for every scene; with inputs dropped it must keep the scene in its state (a zeroed step is also
+what generation feeds at step 0).
 Output activation: tanh (default, audio in [-1, 1]) or relu (the authors', a non-negative waveform, B2).
 Loss: L1 on waveform samples in [-1, 1] (the authors' used raw int16 values, so their numbers are 32768x ours).
 """
@@ -79,6 +83,9 @@ class ConvSeq2Seq(nn.Module):
             inp = tgt
         else:
             raise ValueError(f"unknown decoder_input {mode!r}")
+        if self.training and self.cfg.input_dropout > 0:
+            keep = torch.rand(b, steps, 1, device=inp.device) >= self.cfg.input_dropout
+            inp = inp * keep.to(inp.dtype)
         o, _ = self.decoder(inp, state)
         return self._activate(self.out(o)).reshape(b, -1)
 
