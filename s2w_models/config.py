@@ -69,9 +69,10 @@ class BaselineConfig:
     step: int = 8
     output_activation: str = "tanh"  # "relu" is the authors' (non-negative waveform, bug B2)
     decoder_input: str = "autoregressive"  # honest default; "leaky_unshifted" = authors' teacher forcing (B1)
-    # beyond the paper: with a teacher-forced decoder_input, each decoder step's input (the previous 8 target
-    # samples) is zeroed with this probability during training ("word dropout", Bowman et al. 2016), so the
-    # decoder must carry the scene in its state: with 0 (the paper's) it plays the same chord for every scene
+    # beyond the paper: with a teacher-forced decoder_input, each decoder step's input (`step` target samples:
+    # the previous ones, the current ones with leaky_unshifted) is zeroed with this probability during training
+    # ("word dropout", Bowman et al. 2016), so the decoder must carry the scene in its state: with 0 (the
+    # paper's) it plays the same chord for every scene
     input_dropout: float = 0.0
 
 

@@ -154,9 +154,10 @@ def test_scene2wav_condition_is_what_decides(overfit):
 
 
 def test_baseline_plays_each_scenes_chord(overfit):
-    """Free-running (the paper's training) the L1 regressor stays at silence; teacher-forced it plays one chord
-    for both scenes (the audio, not the scene, tells it what comes next); with baseline.input_dropout it must keep
-    the scene in its state, and decoding from the video alone plays each scene's chord (docs/models.md)."""
+    """Free-running (baseline.decoder_input=autoregressive, the default) the L1 regressor stays at silence;
+    teacher-forced it plays one chord for both scenes (the audio, not the scene, tells it what comes next); with
+    baseline.input_dropout it must keep the scene in its state, and decoding from the video alone plays each
+    scene's chord (docs/models.md)."""
     out, data, summary = overfit
     assert summary["encoder"]["best_val_loss"] < 0.2  # L1 of free decoding; silence scores ~0.2
     waves = _generate(out / "encoder" / "best.pt", data)
